@@ -1,0 +1,60 @@
+"""The ``couponlens`` command line: a thin layer over the public Python functions.
+
+Each job lives in its own sub-app module (``cli/o2o.py``, ``cli/generate.py``, ...). Errors a
+user can act on (:class:`~couponlens.errors.CouponlensError`) print one line and exit 2; any
+other exception prints one line naming it and exits 1. No traceback reaches the user unless
+``COUPONLENS_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from couponlens.cli._app import app, console_err
+from couponlens.errors import CouponlensError
+
+# Sub-app modules register their commands on import; add one line per module.
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (never raises for a user error)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        console_err.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        console_err.print("interrupted")
+        return 130
+    except CouponlensError as exc:
+        console_err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return 2
+    except Exception as exc:  # click's own usage errors, and anything unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if os.environ.get("COUPONLENS_DEBUG"):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        console_err.print(
+            f"error: unexpected {type(exc).__name__}: {first} (set COUPONLENS_DEBUG=1 for details)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return 1
+    return 0
+
+
+def _entry() -> None:
+    sys.exit(main())
+
+
+__all__ = ["app", "main"]

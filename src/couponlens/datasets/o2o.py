@@ -1,0 +1,429 @@
+"""Load a Tianchi-layout O2O coupon log into a canonical, typed table, with row validation.
+
+The Tianchi offline log has the header
+``User_id,Merchant_id,Coupon_id,Discount_rate,Distance,Date_received,Date`` (the test file
+has no ``Date``). Nulls are written ``null`` (an empty field is accepted too), dates are
+``yyyymmdd``, and ``Discount_rate`` is either a rate (``0.95``) or "spend x, save y"
+(``150:20``).
+
+Every row is checked. A bad row is either quarantined (the default: written to
+``quarantine.csv`` with its line number, raw text and reason, and the load goes on) or, in
+strict mode, stops the load with a message naming the file, line, column and expected form.
+The counts always reconcile: ``rows_read == rows_kept + rows_quarantined``.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from couponlens.datasets.o2o import load_o2o
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "log.csv").write_text(
+    ...     "User_id,Merchant_id,Coupon_id,Discount_rate,Distance,Date_received,Date\\n"
+    ...     "1,10,100,150:20,0,20160101,20160105\\n"
+    ...     "2,10,null,null,null,null,20160102\\n"
+    ...     "3,10,100,150:200,1,20160101,null\\n"
+    ... )
+    >>> data = load_o2o(d / "log.csv", quarantine_path=d / "quarantine.csv")
+    >>> (data.report.rows_read, data.report.rows_kept, data.report.rows_quarantined)
+    (3, 2, 1)
+    >>> data.table.discount_rate.execute().tolist()
+    [0.87, nan]
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from couponlens._results import Result
+from couponlens.engine import connect
+from couponlens.errors import InputError, ValidationError
+
+TRAIN_COLUMNS: tuple[str, ...] = (
+    "User_id",
+    "Merchant_id",
+    "Coupon_id",
+    "Discount_rate",
+    "Distance",
+    "Date_received",
+    "Date",
+)
+TEST_COLUMNS: tuple[str, ...] = TRAIN_COLUMNS[:6]
+
+#: The canonical columns of a loaded O2O table, in order, with their Ibis types.
+CANONICAL_SCHEMA = ibis.schema(
+    {
+        "line_number": "int64",
+        "user_id": "int64",
+        "merchant_id": "int64",
+        "coupon_id": "int64",
+        "discount_text": "string",
+        "discount_kind": "string",
+        "discount_rate": "float64",
+        "discount_threshold": "float64",
+        "discount_amount": "float64",
+        "distance": "int64",
+        "date_received": "date",
+        "purchase_date": "date",
+    }
+)
+
+#: Values of ``discount_kind``.
+RATE = "rate"
+SPEND_SAVE = "spend_save"
+
+_INT = r"^[0-9]{1,18}$"
+_NUMBER = r"^[0-9]+(\.[0-9]+)?$"
+_SPEND_SAVE = r"^([0-9]+(\.[0-9]+)?):([0-9]+(\.[0-9]+)?)$"
+_DATE = r"^[0-9]{8}$"
+
+
+@dataclass(frozen=True, repr=False)
+class LoadReport(Result):
+    """What a load read, kept and quarantined, and why.
+
+    ``rows_read`` counts data lines (blank lines are skipped and counted apart).
+    """
+
+    path: str
+    layout: str
+    rows_read: int
+    rows_kept: int
+    rows_quarantined: int
+    blank_lines: int
+    quarantine_path: str | None
+    reasons: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class O2OData:
+    """A loaded O2O log: the canonical table on the engine and the load report."""
+
+    table: ir.Table
+    report: LoadReport
+    con: BaseBackend
+
+    @property
+    def has_purchase_dates(self) -> bool:
+        """True for the train layout (with ``Date``), False for the test layout."""
+        return self.report.layout == "train"
+
+
+def _null_if_token(value: ir.StringValue) -> ir.StringValue:
+    """``null`` (any case) or an empty/blank field becomes NULL; otherwise the trimmed text."""
+    trimmed = value.strip()
+    return ibis.ifelse((trimmed == "") | (trimmed.lower() == "null"), ibis.null("string"), trimmed)
+
+
+def _parse_date(text: ir.StringValue) -> ir.DateValue:
+    """``yyyymmdd`` to DATE; NULL when the text is not a real calendar date."""
+    iso = text.substr(0, 4) + "-" + text.substr(4, 2) + "-" + text.substr(6, 2)
+    return ibis.ifelse(text.re_search(_DATE), iso.try_cast("date"), ibis.null("date"))
+
+
+def _check_header(path: Path, columns: Sequence[str]) -> str:
+    names = [c.strip() for c in columns]
+    if tuple(names) == TRAIN_COLUMNS:
+        return "train"
+    if tuple(names) == TEST_COLUMNS:
+        return "test"
+    shown = ",".join(names)
+    if len(names) == 1 and any(sep in shown for sep in (";", "\t", "|")):
+        raise InputError(
+            f"{path}, line 1: the file is not comma-separated (found {shown[:80]!r}); "
+            f"expected the header {','.join(TRAIN_COLUMNS)}"
+        )
+    if names and names[0].isdigit():
+        raise InputError(
+            f"{path}, line 1: the header is missing (the first line is data: {shown[:80]!r}); "
+            f"expected {','.join(TRAIN_COLUMNS)} (train) or {','.join(TEST_COLUMNS)} (test)"
+        )
+    raise InputError(
+        f"{path}, line 1: wrong header {shown[:120]!r}; expected "
+        f"{','.join(TRAIN_COLUMNS)} (train) or {','.join(TEST_COLUMNS)} (test)"
+    )
+
+
+def _read_first_line(path: Path) -> str:
+    with path.open("rb") as handle:
+        first = handle.readline(1 << 20)
+    if not first.strip():
+        raise InputError(f"{path}: the file is empty; expected a header line and data rows")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}, line 1: not UTF-8 text ({exc.reason})") from exc
+    return text.rstrip("\r\n")
+
+
+def _raw_lines_csv(con: BaseBackend, path: Path, name: str) -> None:
+    """Materialise ``name(line_number, raw)``: every physical line of the file, in order."""
+    literal = str(path).replace("'", "''")
+    con.raw_sql(
+        f"CREATE TEMP TABLE {name} AS "
+        f"SELECT raw FROM read_csv('{literal}', columns={{'raw': 'VARCHAR'}}, header=false, "
+        f"delim='\\x01', quote='', escape='', auto_detect=false, strict_mode=false, "
+        f"max_line_size=16777216)"
+    )
+
+
+def _fields_from_csv(con: BaseBackend, path: Path, layout: str, name: str) -> ir.Table:
+    columns = TRAIN_COLUMNS if layout == "train" else TEST_COLUMNS
+    numbered = con.sql(f"SELECT rowid + 1 AS line_number, raw FROM {name}")
+    data = numbered.filter((numbered.line_number > 1) & numbered.raw.notnull())
+    parts = data.raw.split(",")
+    return data.select(
+        "line_number",
+        "raw",
+        n_fields=parts.length(),
+        **{col: parts[i] for i, col in enumerate(columns)},
+    )
+
+
+def _fields_from_parquet(con: BaseBackend, path: Path, name: str) -> tuple[ir.Table, str]:
+    literal = str(path).replace("'", "''")
+    con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{literal}')")
+    table = con.table(name)
+    layout = _check_header(path, table.columns)
+    columns = TRAIN_COLUMNS if layout == "train" else TEST_COLUMNS
+    numbered = con.sql(f"SELECT rowid + 1 AS line_number, * FROM {name}")
+    text = {c: numbered[c].cast("string") for c in columns}
+    raw = ibis.literal(",").join([text[c].fill_null("null") for c in columns])
+    return (
+        numbered.select(
+            "line_number", raw=raw, n_fields=ibis.literal(len(columns)), **text
+        ),
+        layout,
+    )
+
+
+def _problems(t: ir.Table, layout: str) -> list[tuple[str, ir.BooleanValue, str]]:
+    """(column, condition that marks a bad row, reason) in the order they are reported."""
+    expected = len(TRAIN_COLUMNS if layout == "train" else TEST_COLUMNS)
+    problems: list[tuple[str, ir.BooleanValue, str]] = [
+        ("", t.n_fields != expected, f"expected {expected} comma-separated fields"),
+        ("User_id", t.user_text.isnull(), "User_id is missing; expected a whole number"),
+        ("User_id", ~t.user_text.re_search(_INT), "User_id: expected a whole number"),
+        ("Merchant_id", t.merchant_text.isnull(), "Merchant_id is missing; expected a whole number"),
+        ("Merchant_id", ~t.merchant_text.re_search(_INT), "Merchant_id: expected a whole number"),
+        ("Coupon_id", ~t.coupon_text.re_search(_INT), "Coupon_id: expected a whole number or null"),
+        (
+            "Discount_rate",
+            ~(t.discount_text.re_search(_NUMBER) | t.discount_text.re_search(_SPEND_SAVE)),
+            "Discount_rate: expected a rate in (0, 1] such as 0.95, or x:y such as 150:20",
+        ),
+        (
+            "Discount_rate",
+            t.discount_text.re_search(_NUMBER) & ((t.rate_value <= 0) | (t.rate_value > 1)),
+            "Discount_rate: a rate must be in (0, 1]",
+        ),
+        (
+            "Discount_rate",
+            t.discount_text.re_search(_SPEND_SAVE)
+            & ((t.threshold_value <= 0) | (t.amount_value <= 0) | (t.amount_value >= t.threshold_value)),
+            "Discount_rate: in x:y the saving y must be above 0 and below the spend x",
+        ),
+        (
+            "Distance",
+            ~t.distance_text.re_search(r"^[0-9]{1,2}$"),
+            "Distance: expected a whole number 0..10 or null",
+        ),
+        (
+            "Distance",
+            t.distance_text.re_search(r"^[0-9]{1,2}$") & (t.distance_text.cast("int64") > 10),
+            "Distance: expected a whole number 0..10 or null",
+        ),
+        (
+            "Date_received",
+            t.received_text.notnull() & t.received_value.isnull(),
+            "Date_received: expected a date yyyymmdd or null",
+        ),
+        (
+            "Coupon_id",
+            ~(
+                (t.coupon_text.isnull() & t.discount_text.isnull() & t.received_text.isnull())
+                | (t.coupon_text.notnull() & t.discount_text.notnull() & t.received_text.notnull())
+            ),
+            "coupon fields partly null: Coupon_id, Discount_rate and Date_received must be "
+            "all set or all null",
+        ),
+    ]
+    if layout == "train":
+        problems += [
+            ("Date", t.date_text.notnull() & t.date_value.isnull(), "Date: expected a date yyyymmdd or null"),
+            ("Date", t.date_value < t.received_value, "Date: the purchase is before Date_received"),
+        ]
+    else:
+        problems.append(
+            ("Coupon_id", t.coupon_text.isnull(), "Coupon_id: a candidate receipt needs a coupon")
+        )
+    return problems
+
+
+def _typed(fields: ir.Table, layout: str) -> ir.Table:
+    t = fields.mutate(
+        user_text=_null_if_token(fields.User_id),
+        merchant_text=_null_if_token(fields.Merchant_id),
+        coupon_text=_null_if_token(fields.Coupon_id),
+        discount_text=_null_if_token(fields.Discount_rate),
+        distance_text=_null_if_token(fields.Distance),
+        received_text=_null_if_token(fields.Date_received),
+        date_text=_null_if_token(fields.Date) if layout == "train" else ibis.null("string"),
+    )
+    pieces = t.discount_text.split(":")
+    is_spend_save = t.discount_text.re_search(_SPEND_SAVE)
+    t = t.mutate(
+        rate_value=ibis.ifelse(
+            t.discount_text.re_search(_NUMBER), t.discount_text.try_cast("float64"), ibis.null("float64")
+        ),
+        threshold_value=ibis.ifelse(is_spend_save, pieces[0].try_cast("float64"), ibis.null("float64")),
+        amount_value=ibis.ifelse(is_spend_save, pieces[1].try_cast("float64"), ibis.null("float64")),
+        received_value=_parse_date(t.received_text),
+        date_value=_parse_date(t.date_text),
+    )
+    problems = _problems(t, layout)
+    return t.mutate(
+        reason_column=ibis.cases(*[(cond.fill_null(False), col) for col, cond, _ in problems]),
+        reason=ibis.cases(*[(cond.fill_null(False), text) for _, cond, text in problems]),
+    )
+
+
+def _canonical(t: ir.Table) -> ir.Table:
+    is_rate = t.rate_value.notnull()
+    converted = ibis.ifelse(
+        is_rate,
+        t.rate_value,
+        ((t.threshold_value - t.amount_value) / t.threshold_value).round(2),
+    )
+    return t.select(
+        line_number=t.line_number.cast("int64"),
+        user_id=t.user_text.cast("int64"),
+        merchant_id=t.merchant_text.cast("int64"),
+        coupon_id=t.coupon_text.cast("int64"),
+        discount_text=t.discount_text,
+        discount_kind=ibis.cases(
+            (is_rate, ibis.literal(RATE)),
+            (t.threshold_value.notnull(), ibis.literal(SPEND_SAVE)),
+            else_=ibis.null("string"),
+        ),
+        discount_rate=converted.cast("float64"),
+        discount_threshold=t.threshold_value,
+        discount_amount=t.amount_value,
+        distance=t.distance_text.cast("int64"),
+        date_received=t.received_value,
+        purchase_date=t.date_value,
+    )
+
+
+def _write_quarantine(bad: ir.Table, path: Path) -> None:
+    frame = bad.select("line_number", "raw", "reason").order_by("line_number").execute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
+    tmp.replace(path)
+
+
+def load_o2o(
+    path: str | Path,
+    con: BaseBackend | None = None,
+    *,
+    strict: bool = False,
+    quarantine_path: str | Path | None = None,
+    table_name: str | None = None,
+) -> O2OData:
+    """Load and validate a Tianchi-layout O2O file (CSV, or Parquet by its ``.parquet`` suffix).
+
+    Args:
+        path: the file.
+        con: the engine; a new in-process DuckDB when ``None``.
+        strict: stop at the first bad row (by line number) with :class:`ValidationError`.
+        quarantine_path: where bad rows go (``line_number,raw,reason``); ``None`` writes no file
+            (the counts are still reported).
+        table_name: the name of the canonical table on the engine (a fresh one by default).
+
+    Returns:
+        :class:`O2OData` with the canonical table (see :data:`CANONICAL_SCHEMA`).
+
+    Raises:
+        InputError: the file is missing, empty, not UTF-8, not comma-separated or has the
+            wrong header.
+        ValidationError: ``strict`` and a row is bad.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected a CSV or Parquet file")
+    con = con if con is not None else connect()
+    suffix = uuid.uuid4().hex[:10]
+    raw_name = f"_o2o_raw_{suffix}"
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            fields, layout = _fields_from_parquet(con, path, raw_name)
+            blank_lines = 0
+        else:
+            layout = _check_header(path, _read_first_line(path).split(","))
+            _raw_lines_csv(con, path, raw_name)
+            fields = _fields_from_csv(con, path, layout, raw_name)
+            blank_lines = int(
+                con.sql(f"SELECT count(*) AS n FROM {raw_name} WHERE raw IS NULL").execute()["n"].iloc[0]
+            )
+    except InputError:
+        raise
+    except Exception as exc:  # the engine's reader: invalid UTF-8, unreadable file, ...
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: could not read the file: {message}") from exc
+
+    checked_name = f"_o2o_checked_{suffix}"
+    checked = con.create_table(checked_name, _typed(fields, layout), temp=True)
+    bad = checked.filter(checked.reason.notnull())
+    counts = checked.aggregate(
+        rows_read=checked.count(), rows_quarantined=checked.reason.notnull().sum()
+    ).execute()
+    rows_read = int(counts["rows_read"].iloc[0])
+    rows_quarantined = int(counts["rows_quarantined"].fillna(0).iloc[0])
+
+    if strict and rows_quarantined:
+        first = bad.order_by("line_number").limit(1).execute().iloc[0]
+        raise ValidationError(
+            str(path), int(first["line_number"]), first["reason_column"] or None, str(first["reason"])
+        )
+
+    reasons: dict[str, int] = {}
+    if rows_quarantined:
+        by_reason = bad.group_by("reason").aggregate(n=bad.count()).order_by(ibis.desc("n")).execute()
+        reasons = {str(r): int(n) for r, n in zip(by_reason["reason"], by_reason["n"], strict=True)}
+        if quarantine_path is not None:
+            _write_quarantine(bad, Path(quarantine_path))
+
+    name = table_name or f"o2o_{suffix}"
+    table = con.create_table(name, _canonical(checked.filter(checked.reason.isnull())), overwrite=True)
+    con.drop_table(checked_name, force=True)
+    con.drop_table(raw_name, force=True)
+
+    rows_kept = rows_read - rows_quarantined
+    warnings: list[str] = []
+    if layout == "train" and rows_kept:
+        empty = table.filter(table.coupon_id.isnull() & table.purchase_date.isnull()).count().execute()
+        if empty:
+            warnings.append(f"{empty} rows have neither a coupon nor a purchase (they record nothing)")
+    if blank_lines:
+        warnings.append(f"{blank_lines} blank lines skipped")
+    report = LoadReport(
+        path=str(path),
+        layout=layout,
+        rows_read=rows_read,
+        rows_kept=rows_kept,
+        rows_quarantined=rows_quarantined,
+        blank_lines=blank_lines,
+        quarantine_path=str(quarantine_path) if (quarantine_path and rows_quarantined) else None,
+        reasons=reasons,
+        warnings=warnings,
+    )
+    return O2OData(table=table, report=report, con=con)
