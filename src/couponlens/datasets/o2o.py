@@ -294,13 +294,45 @@ def _typed(fields: ir.Table, layout: str) -> ir.Table:
     )
 
 
-def _canonical(t: ir.Table) -> ir.Table:
-    is_rate = t.rate_value.notnull()
-    converted = ibis.ifelse(
-        is_rate,
-        t.rate_value,
-        ((t.threshold_value - t.amount_value) / t.threshold_value).round(2),
+def seed_discount_rate(threshold: float, amount: float) -> float:
+    """The seed notebooks' conversion of "spend x, save y" to a rate: ``round((x - y) / x, 2)``.
+
+    Python's ``round`` on the binary double (so 200:1 gives 0.99, not 1.0).
+
+    Example:
+        >>> seed_discount_rate(150, 20), seed_discount_rate(200, 1)
+        (0.87, 0.99)
+    """
+    return round((threshold - amount) / threshold, 2)
+
+
+def _spend_save_rates(kept: ir.Table) -> ir.Table:
+    """A small table ``(threshold_value, amount_value, converted)`` for every distinct x:y in ``kept``.
+
+    The few distinct pairs are converted in Python so the result is exactly the seed's rounding;
+    the engine's ROUND differs from Python's at binary ties such as 0.995.
+    """
+    pairs = (
+        kept.filter(kept.threshold_value.notnull())
+        .select("threshold_value", "amount_value")
+        .distinct()
+        .execute()
     )
+    pairs["converted"] = [
+        seed_discount_rate(x, y)
+        for x, y in zip(pairs["threshold_value"], pairs["amount_value"], strict=True)
+    ]
+    schema = {"threshold_value": "float64", "amount_value": "float64", "converted": "float64"}
+    return ibis.memtable(pairs.astype("float64"), schema=schema)
+
+
+def _canonical(t: ir.Table, rates: ir.Table) -> ir.Table:
+    t = t.left_join(
+        rates,
+        [t.threshold_value == rates.threshold_value, t.amount_value == rates.amount_value],
+    )
+    is_rate = t.rate_value.notnull()
+    converted = ibis.ifelse(is_rate, t.rate_value, t.converted)
     return t.select(
         line_number=t.line_number.cast("int64"),
         user_id=t.user_text.cast("int64"),
@@ -318,7 +350,7 @@ def _canonical(t: ir.Table) -> ir.Table:
         distance=t.distance_text.cast("int64"),
         date_received=t.received_value,
         purchase_date=t.date_value,
-    )
+    ).order_by("line_number")
 
 
 def _write_quarantine(bad: ir.Table, path: Path) -> None:
@@ -403,7 +435,8 @@ def load_o2o(
             _write_quarantine(bad, Path(quarantine_path))
 
     name = table_name or f"o2o_{suffix}"
-    table = con.create_table(name, _canonical(checked.filter(checked.reason.isnull())), overwrite=True)
+    kept = checked.filter(checked.reason.isnull())
+    table = con.create_table(name, _canonical(kept, _spend_save_rates(kept)), overwrite=True)
     con.drop_table(checked_name, force=True)
     con.drop_table(raw_name, force=True)
 
