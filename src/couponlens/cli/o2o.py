@@ -1,0 +1,66 @@
+"""``couponlens o2o report``: the coupon-usage analysis of a Tianchi-layout log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from couponlens.analysis.o2o import ANALYSIS_STEPS
+from couponlens.cli._app import console, o2o_app
+from couponlens.report.o2o import REPORT_STEPS, O2OReportOutcome, o2o_report
+
+
+def run_with_progress(path: Path, out: Path, popular_threshold: int, strict: bool) -> O2OReportOutcome:
+    """Run :func:`o2o_report` with a Rich progress bar over its steps."""
+    steps = len(ANALYSIS_STEPS) + len(REPORT_STEPS)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("load and validate", total=steps)
+
+        def advance(step: str) -> None:
+            bar.update(task, advance=1, description=step)
+
+        return o2o_report(
+            path, out, popular_threshold=popular_threshold, strict=strict, progress=advance
+        )
+
+
+def print_summary(outcome: O2OReportOutcome) -> None:
+    """Print the load counts, the headline figures and where the files went."""
+    load = outcome.load
+    console.print(
+        f"rows read {load.rows_read:,} = kept {load.rows_kept:,} + quarantined {load.rows_quarantined:,}"
+    )
+    for reason, count in load.reasons.items():
+        console.print(f"  quarantined {count:,}: {reason}", highlight=False)
+    if outcome.quarantine_path:
+        console.print(f"  quarantined rows: {outcome.quarantine_path}")
+    for warning in load.warnings:
+        console.print(f"  warning: {warning}", highlight=False)
+    results = outcome.results
+    if results.get("usage_rate") is not None:
+        console.print(
+            f"usage rate {results['usage_rate']:.4f}, within 15 days {results['usage_rate_15d']:.4f}"
+        )
+    console.print(f"report: {outcome.report_path}\nresults: {outcome.results_path}")
+
+
+@o2o_app.command("report")
+def report_command(
+    file: Path = typer.Argument(..., help="O2O log in the Tianchi layout (CSV or Parquet)."),
+    out: Path = typer.Option(..., "--out", help="Folder for report.html, results.json, quarantine.csv."),
+    popular_threshold: int = typer.Option(
+        500, "--popular-threshold", min=0, help="A popular merchant has more distinct coupon users than this."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad row instead of quarantining it."),
+) -> None:
+    """Analyse coupon usage, store traffic and spending habits; write an HTML report."""
+    print_summary(run_with_progress(file, out, popular_threshold, strict))

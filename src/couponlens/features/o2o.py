@@ -1,0 +1,417 @@
+"""O2O redemption features as Ibis expressions: point in time, one row per candidate receipt.
+
+Feature families, all computed over the *feature window* of a :class:`WindowPair` (see
+:mod:`couponlens.features.windows`), where a receipt counts as used only if the purchase
+happened on or before the window's last day:
+
+- user (``u_``): receipts, uses, use rate, uses within the label rule, distinct merchants and
+  coupons, normal purchases, coupon share of purchases, distance / discount / threshold of the
+  uses, days from receipt to use (mean, min, max);
+- merchant (``m_``): the mirror of the user family plus distinct users and coupons;
+- coupon (``c_``): receipts, uses, use rate, days to use;
+- user x merchant (``um_``) and user x coupon (``uc_``): receipts, uses, use rate, purchases;
+- discount offer (``d_``, by the exact ``Discount_rate`` text) and distance (``dist_``) buckets:
+  receipts, uses, use rate;
+- the receipt itself: discount kind, rate, threshold, amount, distance (and whether it is
+  missing), day of week, day of month, weekend.
+
+Counts are 0 when a key has no history; rates and averages are missing (not 0) then, and
+LightGBM treats missing as its own branch.
+
+The "leakage" family (``lk_``) reads the label window itself: receipts by the same user that
+day and in the window, receipts of the same coupon, first/last receipt of the coupon, days
+to the previous/next receipt. It needs the future, so it is off unless asked for.
+
+Example:
+    >>> import datetime as dt, pandas as pd
+    >>> from couponlens.features.windows import WindowPair
+    >>> history = ibis.memtable(pd.DataFrame({
+    ...     "line_number": [2, 3, 4], "user_id": [1, 1, 1], "merchant_id": [9, 9, 9],
+    ...     "coupon_id": [5, 5, None], "discount_text": ["20:5", "20:5", None],
+    ...     "discount_kind": ["spend_save", "spend_save", None],
+    ...     "discount_rate": [0.75, 0.75, None], "discount_threshold": [20.0, 20.0, None],
+    ...     "discount_amount": [5.0, 5.0, None], "distance": [1, 1, None],
+    ...     "date_received": pd.to_datetime(["2016-01-02", "2016-02-02", None]).date,
+    ...     "purchase_date": pd.to_datetime(["2016-01-04", None, "2016-01-20"]).date,
+    ... }), schema=CANDIDATE_SCHEMA | {"line_number": "int64", "purchase_date": "date"})
+    >>> pair = WindowPair("x", dt.date(2016, 1, 1), dt.date(2016, 1, 31),
+    ...                   dt.date(2016, 2, 1), dt.date(2016, 2, 29))
+    >>> candidates = history.filter(history.date_received >= pair.label_start)
+    >>> row = build_features(history, candidates, pair).execute().iloc[0]
+    >>> int(row.u_receipts), int(row.u_uses), float(row.u_use_gap_mean), int(row.u_normal_purchases)
+    (1, 1, 2.0, 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from couponlens.errors import InputError
+from couponlens.features.windows import DEFAULT_LABEL_DAYS, WindowPair
+
+#: Columns a candidate table must have (a canonical O2O table has them all).
+CANDIDATE_SCHEMA = ibis.schema(
+    {
+        "user_id": "int64",
+        "merchant_id": "int64",
+        "coupon_id": "int64",
+        "discount_text": "string",
+        "discount_kind": "string",
+        "discount_rate": "float64",
+        "discount_threshold": "float64",
+        "discount_amount": "float64",
+        "distance": "int64",
+        "date_received": "date",
+    }
+)
+#: Columns a history table must have besides the candidate columns.
+HISTORY_EXTRA = ("purchase_date",)
+
+
+@dataclass(frozen=True)
+class Family:
+    """One feature family: the key it groups by and its feature names (counts vs values)."""
+
+    prefix: str
+    keys: tuple[str, ...]
+    counts: tuple[str, ...]
+    values: tuple[str, ...]
+
+
+_USE_STATS = (
+    "use_gap_mean",
+    "use_gap_min",
+    "use_gap_max",
+    "use_distance_mean",
+    "use_discount_mean",
+    "use_discount_min",
+    "use_threshold_mean",
+)
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "u",
+        ("user_id",),
+        (
+            "receipts",
+            "uses",
+            "uses_in_time",
+            "merchants_received",
+            "merchants_used",
+            "coupons_received",
+            "normal_purchases",
+            "merchants_bought",
+        ),
+        ("use_rate", "use_in_time_rate", "coupon_share_of_purchases", "receipt_distance_mean")
+        + _USE_STATS
+        + ("use_distance_min", "use_distance_max", "use_discount_max"),
+    ),
+    Family(
+        "m",
+        ("merchant_id",),
+        ("receipts", "uses", "uses_in_time", "users_received", "users_used", "coupons_received",
+         "normal_purchases", "normal_buyers"),
+        ("use_rate", "use_in_time_rate", "coupon_share_of_purchases", "receipt_distance_mean")
+        + _USE_STATS,
+    ),
+    Family("c", ("coupon_id",), ("receipts", "uses"), ("use_rate", "use_gap_mean")),
+    Family(
+        "um",
+        ("user_id", "merchant_id"),
+        ("receipts", "uses", "normal_purchases"),
+        ("use_rate", "coupon_share_of_purchases"),
+    ),
+    Family("uc", ("user_id", "coupon_id"), ("receipts", "uses"), ("use_rate",)),
+    Family("d", ("discount_text",), ("receipts", "uses"), ("use_rate", "use_gap_mean")),
+    Family("dist", ("distance",), ("receipts", "uses"), ("use_rate",)),
+)
+
+#: Features of the receipt itself.
+ROW_FEATURES: tuple[str, ...] = (
+    "discount_rate",
+    "discount_is_spend_save",
+    "discount_threshold",
+    "discount_amount",
+    "distance",
+    "distance_missing",
+    "day_of_week",
+    "day_of_month",
+    "is_weekend",
+)
+
+#: The label-window ("leakage") features, only with ``leakage=True``.
+LEAKAGE_FEATURES: tuple[str, ...] = (
+    "lk_user_receipts",
+    "lk_user_receipts_same_day",
+    "lk_user_coupon_receipts",
+    "lk_user_coupon_receipts_same_day",
+    "lk_user_merchant_receipts",
+    "lk_coupon_receipts",
+    "lk_is_first_of_coupon",
+    "lk_is_last_of_coupon",
+    "lk_days_since_previous_receipt",
+    "lk_days_to_next_receipt",
+    "lk_days_since_previous_same_coupon",
+    "lk_days_to_next_same_coupon",
+)
+
+
+def feature_names(leakage: bool = False) -> list[str]:
+    """Every feature column :func:`build_features` adds, in order.
+
+    Example:
+        >>> names = feature_names()
+        >>> names[:3], "lk_user_receipts" in names, len(feature_names(True)) - len(names)
+        (['discount_rate', 'discount_is_spend_save', 'discount_threshold'], False, 12)
+    """
+    names = list(ROW_FEATURES)
+    for family in FAMILIES:
+        names += [f"{family.prefix}_{n}" for n in family.counts + family.values]
+    if leakage:
+        names += list(LEAKAGE_FEATURES)
+    return names
+
+
+def count_features(leakage: bool = False) -> list[str]:
+    """Features that are counts (0 when a key has no history)."""
+    names = [f"{f.prefix}_{n}" for f in FAMILIES for n in f.counts]
+    if leakage:
+        names += [n for n in LEAKAGE_FEATURES if "days" not in n]
+    return names
+
+
+def check_columns(table: ir.Table, required: ibis.Schema, what: str) -> None:
+    """Refuse a table that lacks a required column or has it with an incompatible type."""
+    schema = table.schema()
+    for name, dtype in required.items():
+        if name not in schema:
+            raise InputError(f"{what}: missing column {name!r} (expected {dtype})")
+        have = schema[name]
+        if have != dtype and not (have.is_numeric() and dtype.is_numeric()) and not have.is_null():
+            raise InputError(f"{what}: column {name!r} has type {have}, expected {dtype}")
+
+
+def _ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.FloatingValue:
+    return ibis.ifelse(denominator > 0, numerator.cast("float64") / denominator, ibis.null("float64"))
+
+
+def _window_rows(history: ir.Table, pair: WindowPair, label_days: int) -> tuple[ir.Table, ir.Table]:
+    """Receipts in the feature window (with ``used`` as known at its end) and normal purchases."""
+    end = ibis.date(pair.feature_end)
+    receipts = history.filter(
+        history.coupon_id.notnull(),
+        history.date_received.between(pair.feature_start, pair.feature_end),
+    )
+    used = receipts.purchase_date.notnull() & (receipts.purchase_date <= end)
+    gap = ibis.ifelse(used, receipts.purchase_date.delta(receipts.date_received, unit="day"), None)
+    receipts = receipts.select(
+        "user_id",
+        "merchant_id",
+        "coupon_id",
+        "discount_text",
+        "discount_rate",
+        "discount_threshold",
+        distance=receipts.distance.fill_null(-1),
+        raw_distance=receipts.distance,
+        used=used.cast("int64"),
+        used_in_time=(used & (gap <= label_days)).cast("int64"),
+        gap=gap.cast("float64"),
+        use_distance=ibis.ifelse(used, receipts.distance, None).cast("float64"),
+        use_discount=ibis.ifelse(used, receipts.discount_rate, None),
+        use_threshold=ibis.ifelse(used, receipts.discount_threshold.fill_null(0), None),
+        used_merchant=ibis.ifelse(used, receipts.merchant_id, None),
+        used_user=ibis.ifelse(used, receipts.user_id, None),
+    )
+    purchases = history.filter(
+        history.coupon_id.isnull(),
+        history.purchase_date.between(pair.feature_start, pair.feature_end),
+    ).select("user_id", "merchant_id")
+    return receipts, purchases
+
+
+def _family_tables(receipts: ir.Table, purchases: ir.Table) -> dict[str, ir.Table]:
+    r = receipts
+    use_stats = {
+        "use_gap_mean": r.gap.mean(),
+        "use_gap_min": r.gap.min(),
+        "use_gap_max": r.gap.max(),
+        "use_distance_mean": r.use_distance.mean(),
+        "use_discount_mean": r.use_discount.mean(),
+        "use_discount_min": r.use_discount.min(),
+        "use_threshold_mean": r.use_threshold.mean(),
+    }
+    base = {"receipts": r.count(), "uses": r.used.sum()}
+    in_time = {"uses_in_time": r.used_in_time.sum(), "receipt_distance_mean": r.raw_distance.mean()}
+
+    user = r.group_by("user_id").aggregate(
+        **base,
+        **in_time,
+        merchants_received=r.merchant_id.nunique(),
+        merchants_used=r.used_merchant.nunique(),
+        coupons_received=r.coupon_id.nunique(),
+        **use_stats,
+        use_distance_min=r.use_distance.min(),
+        use_distance_max=r.use_distance.max(),
+        use_discount_max=r.use_discount.max(),
+    )
+    user_buys = purchases.group_by("user_id").aggregate(
+        normal_purchases=purchases.count(), merchants_bought=purchases.merchant_id.nunique()
+    )
+    merchant = r.group_by("merchant_id").aggregate(
+        **base,
+        **in_time,
+        users_received=r.user_id.nunique(),
+        users_used=r.used_user.nunique(),
+        coupons_received=r.coupon_id.nunique(),
+        **use_stats,
+    )
+    merchant_buys = purchases.group_by("merchant_id").aggregate(
+        normal_purchases=purchases.count(), normal_buyers=purchases.user_id.nunique()
+    )
+    pair_buys = purchases.group_by(["user_id", "merchant_id"]).aggregate(
+        normal_purchases=purchases.count()
+    )
+    return {
+        "u": _outer(user, user_buys, ("user_id",)),
+        "m": _outer(merchant, merchant_buys, ("merchant_id",)),
+        "c": r.group_by("coupon_id").aggregate(**base, use_gap_mean=r.gap.mean()),
+        "um": _outer(
+            r.group_by(["user_id", "merchant_id"]).aggregate(**base),
+            pair_buys,
+            ("user_id", "merchant_id"),
+        ),
+        "uc": r.group_by(["user_id", "coupon_id"]).aggregate(**base),
+        "d": r.group_by("discount_text").aggregate(**base, use_gap_mean=r.gap.mean()),
+        "dist": r.group_by("distance").aggregate(**base),
+    }
+
+
+def _outer(receipts_agg: ir.Table, purchases_agg: ir.Table, keys: tuple[str, ...]) -> ir.Table:
+    """Receipt aggregates and purchase aggregates for every key seen in either."""
+    joined = receipts_agg.outer_join(purchases_agg, list(keys))
+    key_values = {k: ibis.coalesce(joined[k], joined[f"{k}_right"]) for k in keys}
+    rest = [c for c in joined.columns if c not in keys and not c.endswith("_right")]
+    return joined.select(**key_values, **{c: joined[c] for c in rest})
+
+
+def _derive(family: Family, agg: ir.Table) -> dict[str, ir.Value]:
+    """The family's rates, computed from its counts after the join."""
+    p = family.prefix
+    derived: dict[str, ir.Value] = {}
+    receipts, uses = agg[f"{p}_receipts"].fill_null(0), agg[f"{p}_uses"].fill_null(0)
+    if "use_rate" in family.values:
+        derived[f"{p}_use_rate"] = _ratio(uses, receipts)
+    if "use_in_time_rate" in family.values:
+        derived[f"{p}_use_in_time_rate"] = _ratio(agg[f"{p}_uses_in_time"].fill_null(0), receipts)
+    if "coupon_share_of_purchases" in family.values:
+        purchases = agg[f"{p}_normal_purchases"].fill_null(0)
+        derived[f"{p}_coupon_share_of_purchases"] = _ratio(uses, uses + purchases)
+    return derived
+
+
+def _leakage(candidates: ir.Table) -> ir.Table:
+    """Label-window features: what else the same user / coupon received in the window."""
+    c = candidates
+    order = [c.date_received, c.line_number]
+    by_user = ibis.window(group_by=c.user_id, order_by=order)
+    by_user_coupon = ibis.window(group_by=[c.user_id, c.coupon_id], order_by=order)
+    days = c.date_received
+
+    def count_over(*keys: str) -> ir.IntegerValue:
+        return c.line_number.count().over(ibis.window(group_by=[c[k] for k in keys]))
+
+    first_coupon = days.min().over(ibis.window(group_by=[c.user_id, c.coupon_id]))
+    last_coupon = days.max().over(ibis.window(group_by=[c.user_id, c.coupon_id]))
+    return c.mutate(
+        lk_user_receipts=count_over("user_id"),
+        lk_user_receipts_same_day=count_over("user_id", "date_received"),
+        lk_user_coupon_receipts=count_over("user_id", "coupon_id"),
+        lk_user_coupon_receipts_same_day=count_over("user_id", "coupon_id", "date_received"),
+        lk_user_merchant_receipts=count_over("user_id", "merchant_id"),
+        lk_coupon_receipts=count_over("coupon_id"),
+        lk_is_first_of_coupon=(days == first_coupon).cast("int64"),
+        lk_is_last_of_coupon=(days == last_coupon).cast("int64"),
+        lk_days_since_previous_receipt=days.delta(days.lag().over(by_user), unit="day"),
+        lk_days_to_next_receipt=days.lead().over(by_user).delta(days, unit="day"),
+        lk_days_since_previous_same_coupon=days.delta(days.lag().over(by_user_coupon), unit="day"),
+        lk_days_to_next_same_coupon=days.lead().over(by_user_coupon).delta(days, unit="day"),
+    )
+
+
+def build_features(
+    history: ir.Table,
+    candidates: ir.Table,
+    pair: WindowPair,
+    *,
+    label_days: int = DEFAULT_LABEL_DAYS,
+    leakage: bool = False,
+    keep: Sequence[str] = (),
+) -> ir.Table:
+    """Features for every row of ``candidates`` from ``history`` seen through ``pair``'s feature window.
+
+    Args:
+        history: a canonical O2O table (receipts and purchases).
+        candidates: receipts to describe: the candidate columns (:data:`CANDIDATE_SCHEMA`) and
+            ``line_number``; any columns named in ``keep`` are carried through.
+        pair: the windows; only history inside the feature window is read.
+        label_days: the "used in time" rule for the ``*_uses_in_time`` features.
+        leakage: add the label-window features (:data:`LEAKAGE_FEATURES`).
+        keep: extra candidate columns to carry (e.g. ``label``).
+
+    Returns:
+        One row per candidate, ordered by ``line_number``: ``line_number``, the id columns,
+        ``date_received``, ``keep`` and :func:`feature_names`.
+    """
+    check_columns(history, CANDIDATE_SCHEMA | {"purchase_date": "date"}, "history")
+    check_columns(candidates, CANDIDATE_SCHEMA | {"line_number": "int64"}, "candidates")
+    receipts, purchases = _window_rows(history, pair, label_days)
+    tables = _family_tables(receipts, purchases)
+
+    ids = ["line_number", "user_id", "merchant_id", "coupon_id", "date_received"]
+    c = candidates
+    dow = c.date_received.day_of_week.index()
+    base = c.select(
+        *ids,
+        *keep,
+        discount_text=c.discount_text,
+        distance_key=c.distance.fill_null(-1),
+        discount_rate=c.discount_rate,
+        discount_is_spend_save=(c.discount_kind == "spend_save").cast("int64"),
+        discount_threshold=c.discount_threshold,
+        discount_amount=c.discount_amount,
+        distance=c.distance.cast("float64"),
+        distance_missing=c.distance.isnull().cast("int64"),
+        day_of_week=dow.cast("int64"),
+        day_of_month=c.date_received.day().cast("int64"),
+        is_weekend=(dow >= 5).cast("int64"),
+    )
+    if leakage:
+        lk = _leakage(c.select(*ids)).drop("user_id", "merchant_id", "coupon_id", "date_received")
+        base = base.left_join(lk, "line_number").drop("line_number_right")
+
+    joined = base
+    for family in FAMILIES:
+        agg = tables[family.prefix]
+        wanted = [n for n in family.counts + family.values if n in agg.columns]
+        agg = agg.select(
+            *[agg[k].name(f"_key_{k}") for k in family.keys],
+            **{f"{family.prefix}_{n}": agg[n] for n in wanted},
+        )
+        left_keys = ["distance_key" if k == "distance" else k for k in family.keys]
+        joined = joined.left_join(
+            agg, [joined[lk_] == agg[f"_key_{k}"] for lk_, k in zip(left_keys, family.keys, strict=True)]
+        ).drop(*[f"_key_{k}" for k in family.keys])
+        joined = joined.mutate(**_derive(family, joined))
+
+    counts = set(count_features(leakage))
+    columns = {n: (joined[n].fill_null(0) if n in counts else joined[n]) for n in feature_names(leakage)}
+    return joined.select(*ids, *keep, **columns).order_by("line_number")
+
+
+def to_frame(features: ir.Table) -> ibis.Table:
+    """Execute a feature expression into pandas, with float64 features (via Arrow)."""
+    return features.to_pyarrow().to_pandas()  # type: ignore[return-value]
