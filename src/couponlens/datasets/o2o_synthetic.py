@@ -93,7 +93,7 @@ TEST_DAYS = 31
 #: Share of uses that happen within 15 days of the receipt; the rest happen later.
 WITHIN_15_DAYS_SHARE = 0.88
 #: Logit effect per Distance unit (500 m).
-DISTANCE_EFFECT = -0.3
+DISTANCE_EFFECT = -0.25
 #: Distance a null is treated as, for its effect.
 NULL_DISTANCE_AS = 2.0
 #: Logit effect per unit of discount depth (1 - converted rate).
@@ -109,9 +109,9 @@ MERCHANT_EFFECT_SD = 0.6
 #: User kinds: (name, share of users, propensity mean, propensity sd, receipt weight, normal weight).
 USER_KINDS: tuple[tuple[str, float, float, float, float, float], ...] = (
     ("normal_only", 0.25, 0.0, 0.0, 0.0, 1.0),
-    ("coupon_casual", 0.50, -1.8, 1.0, 1.0, 0.0),
-    ("mixed", 0.235, 0.8, 1.0, 1.5, 1.5),
-    ("shopping_mania", 0.015, 1.5, 0.7, 2.0, 0.0),
+    ("coupon_casual", 0.50, -4.5, 0.8, 1.0, 0.0),
+    ("mixed", 0.23, -0.5, 1.0, 1.5, 1.5),
+    ("shopping_mania", 0.02, 1.5, 0.7, 2.0, 0.0),
 )
 _NORMAL_ONLY, _CASUAL, _MIXED, _MANIA = 0, 1, 2, 3
 
@@ -213,7 +213,9 @@ PURCHASE_KNOTS: tuple[tuple[int, float], ...] = (
 #: Distance distribution (0..10) of the real test file, non-null rows; mania users go farther.
 DISTANCE_WEIGHTS = (43867, 18474, 9523, 5934, 4006, 2977, 2179, 1685, 1359, 1219, 10353)
 MANIA_DISTANCE_TILT = 0.25
-#: Within-15-day delay: truncated geometric with this daily use probability (mania slower).
+HOME_DISTANCE_TILT = -0.1
+#: Within-15-day delay: truncated geometric with this daily use probability (coupon-only
+#: users, who do not shop there otherwise, come in later).
 DELAY_DAILY_P = 0.17
 MANIA_DELAY_DAILY_P = 0.08
 #: Delay of a late use: 16 + floor(Exponential(mean)).
@@ -221,12 +223,12 @@ LATE_DELAY_MEAN = 14.0
 #: Share of receipts that get extra same-day copies (same user, coupon and day).
 SAME_DAY_REPEAT_SHARE = 0.008
 #: Probability that a receipt or purchase is at the user's home merchant.
-HOME_RECEIPT_SHARE = 0.6
+HOME_RECEIPT_SHARE = 0.7
 HOME_PURCHASE_SHARE = 0.75
 #: Logit effect of a receipt at the user's home merchant (where they also shop).
-HOME_MERCHANT_EFFECT = 1.2
+HOME_MERCHANT_EFFECT = 3.0
 #: Merchant sizes are lognormal with this spread (a few very popular merchants).
-MERCHANT_SIZE_SD = 2.0
+MERCHANT_SIZE_SD = 1.8
 
 
 @dataclass(frozen=True, repr=False)
@@ -439,15 +441,18 @@ def _pair_distance(world: _World, user: IntArray, merchant: IntArray) -> IntArra
     key = user.astype(np.uint64) * n_merchants + merchant.astype(np.uint64) + world.salt
     h1 = _splitmix(key)
     h2 = _splitmix(h1 ^ np.uint64(0x5851F42D4C957F2D))
+    # Users live near their home merchant; mania users travel farther.
+    tilt = np.where(world.user_home[user] == merchant, HOME_DISTANCE_TILT, 0.0)
+    tilt = tilt + np.where(world.user_kind[user] == _MANIA, MANIA_DISTANCE_TILT, 0.0)
     base = np.array(DISTANCE_WEIGHTS, dtype=np.float64)
-    tilted = base * np.exp(MANIA_DISTANCE_TILT * np.arange(len(base)))
-    cdf = np.cumsum(base) / base.sum()
-    cdf_mania = np.cumsum(tilted) / tilted.sum()
     u = _unit(h1)
-    distance = np.searchsorted(cdf, u, side="right")
-    is_mania = world.user_kind[user] == _MANIA
-    distance[is_mania] = np.searchsorted(cdf_mania, u[is_mania], side="right")
-    distance = np.minimum(distance, len(base) - 1).astype(np.int64)
+    distance = np.zeros(len(user), dtype=np.int64)
+    for value in np.unique(tilt):
+        weights = base * np.exp(value * np.arange(len(base)))
+        cdf = np.cumsum(weights) / weights.sum()
+        rows = tilt == value
+        distance[rows] = np.searchsorted(cdf, u[rows], side="right")
+    distance = np.minimum(distance, len(base) - 1)
     return np.where(_unit(h2) < NULL_DISTANCE_SHARE, -1, distance)
 
 
@@ -675,9 +680,9 @@ def generate_o2o(
         seed=int(seed),
         rows=rows,
         world_rows=int(world_rows),
-        users=int(np.unique(user).size),
-        merchants=int(np.unique(merchant).size),
-        coupons=int(np.unique(coupon[is_receipt]).size),
+        users=int(np.count_nonzero(np.bincount(user))),
+        merchants=int(np.count_nonzero(np.bincount(merchant))),
+        coupons=int(np.count_nonzero(np.bincount(coupon[is_receipt]))) if is_receipt.any() else 0,
         receipts=n_receipts,
         normal_purchases=rows - n_receipts,
         coupon_used=int(used.sum()) if train else None,
@@ -748,7 +753,8 @@ def _train_events(world: _World, rng: np.random.Generator, rows: int, start: dt.
     # Realised uses: used with p_ever; within 15 days with WITHIN_15_DAYS_SHARE, else later.
     used = rng.random(n_receipts) < p_ever
     late = rng.random(n_receipts) >= WITHIN_15_DAYS_SHARE
-    daily_p = np.where(world.user_kind[user] == _MANIA, MANIA_DELAY_DAILY_P, DELAY_DAILY_P)
+    coupon_only = world.user_normal_weight[user] == 0
+    daily_p = np.where(coupon_only, MANIA_DELAY_DAILY_P, DELAY_DAILY_P)
     top = 1 - (1 - daily_p) ** 16
     early_delay = np.floor(np.log1p(-rng.random(n_receipts) * top) / np.log1p(-daily_p))
     late_delay = 16 + np.floor(rng.exponential(LATE_DELAY_MEAN, n_receipts))

@@ -27,7 +27,7 @@ def _split(p_values: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
 def _merge(n: int, index: np.ndarray, adjusted: np.ndarray) -> list[float | None]:
     out: list[float | None] = [None] * n
     for i, value in zip(index, adjusted, strict=True):
-        out[int(i)] = round(float(value), 15)
+        out[int(i)] = float(f"{float(value):.15g}")
     return out
 
 

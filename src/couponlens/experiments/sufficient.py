@@ -104,6 +104,14 @@ class MomentTable:
         self.segment_flags = segment_flags
         self.outcomes = list(outcomes)
         self.counted = list(counted)
+        summed = [c for c in cells.columns if c == "_n" or c.startswith(("_m", "_count_", "_frac_"))]
+        self._columns = summed
+        self._values = cells[summed].to_numpy(dtype=float) if len(cells) else np.zeros((0, len(summed)))
+        self._arms = cells[ARM_COLUMN].astype(str).to_numpy()
+        self._flags = {flag: cells[flag].to_numpy(dtype=bool) for flag in segment_flags.values()}
+        self._extremes = {
+            c: cells[c].to_numpy(dtype=float) for c in cells.columns if c.startswith(("_min_", "_max_"))
+        }
 
     @property
     def segments(self) -> list[str]:
@@ -112,26 +120,28 @@ class MomentTable:
 
     def select(self, arm: str | None = None, segment: str = ALL, rest: bool = False) -> Moments:
         """Moments of ``arm`` (all arms when ``None``) inside ``segment`` (or outside it, ``rest``)."""
-        rows = self.cells
+        keep = np.ones(len(self.cells), dtype=bool)
         if arm is not None:
-            rows = rows[rows[ARM_COLUMN] == arm]
+            keep &= self._arms == arm
         if segment != ALL:
-            flag = rows[self.segment_flags[segment]].astype(bool)
-            rows = rows[~flag] if rest else rows[flag]
+            flag = self._flags[self.segment_flags[segment]]
+            keep &= ~flag if rest else flag
         elif rest:
-            rows = rows.iloc[0:0]
-        total = rows.sum(numeric_only=True)
+            keep[:] = False
+        chosen = self._values[keep]
+        total = dict(zip(self._columns, chosen.sum(axis=0), strict=True))
         sums = {key: float(total[alias]) for key, alias in self.aliases.items()}
         counts = {name: float(total[f"_count_{i}"]) for i, name in enumerate(self.counted)}
         minimum: dict[str, float] = {}
         maximum: dict[str, float] = {}
         non_whole: dict[str, float] = {}
+        any_rows = bool(keep.any())
         for i, name in enumerate(self.outcomes):
-            minimum[name] = float(rows[f"_min_{i}"].min()) if len(rows) else float("nan")
-            maximum[name] = float(rows[f"_max_{i}"].max()) if len(rows) else float("nan")
-            non_whole[name] = float(total[f"_frac_{i}"]) if len(rows) else 0.0
+            minimum[name] = float(self._extremes[f"_min_{i}"][keep].min()) if any_rows else float("nan")
+            maximum[name] = float(self._extremes[f"_max_{i}"][keep].max()) if any_rows else float("nan")
+            non_whole[name] = float(total[f"_frac_{i}"])
         return Moments(
-            n=float(total["_n"]) if len(rows) else 0.0,
+            n=float(total["_n"]),
             sums=sums,
             counts=counts,
             minimum=minimum,

@@ -1,0 +1,238 @@
+"""Save and load a fitted uplift model as plain files: LightGBM text models plus a manifest.
+
+A model folder holds
+
+* ``models/arm<i>_<component>.txt``: each LightGBM booster in LightGBM's own text format;
+* ``holdout.parquet``: the out-of-fold uplift and outcome predictions of the experiment rows,
+  used to value targeting policies later;
+* ``manifest.json``: what the model is (learner, arms, control, outcome, features and their
+  categories, each booster's coefficient), how it scored on held-out folds, the library
+  versions, and the SHA-256 of every file above.
+
+Loading recomputes every checksum and refuses a folder whose files differ from the manifest.
+Nothing is pickled: a model file cannot run code when loaded.
+
+Example:
+    >>> import tempfile, numpy as np, pandas as pd
+    >>> from couponlens.experiments.uplift_selection import fit_uplift
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.uniform(size=2000)})
+    >>> t = rng.integers(0, 2, 2000)
+    >>> y = (rng.uniform(size=2000) < 0.1 + 0.3 * t * X["x"]).astype(int)
+    >>> fit = fit_uplift(X, t, y, control=0, learners=["t"], n_folds=2, n_bootstrap=20,
+    ...                  n_estimators=20)
+    >>> folder = save_uplift_model(fit, tempfile.mkdtemp(), outcome="y", treatment="t")
+    >>> loaded = load_uplift_model(folder)
+    >>> bool(np.allclose(loaded.model.predict(X), fit.model.predict(X)))
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import sklearn
+
+from couponlens._results import jsonable
+from couponlens.errors import InputError
+from couponlens.experiments.uplift import Component, FeatureEncoder, UpliftModel
+from couponlens.experiments.uplift_selection import UpliftFit
+
+FORMAT = "couponlens-uplift"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+HOLDOUT = "holdout.parquet"
+
+
+class ArtifactError(InputError):
+    """A model folder is missing, incomplete, of another format, or its files were changed."""
+
+
+@dataclass
+class LoadedUpliftModel:
+    """A model read back from its folder, with its manifest and held-out predictions."""
+
+    model: UpliftModel
+    manifest: dict[str, Any]
+    holdout: pd.DataFrame
+    path: Path
+
+    @property
+    def arms(self) -> list[str]:
+        return list(self.model.arms_)
+
+    @property
+    def control(self) -> str:
+        return str(self.model.control_)
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, as hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def save_uplift_model(
+    fit: UpliftFit,
+    folder: str | Path,
+    *,
+    outcome: str,
+    treatment: str,
+    source: str = "",
+) -> Path:
+    """Write the fitted model, its holdout table and a checksummed manifest into ``folder``."""
+    from couponlens import __version__
+
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise ArtifactError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    model = fit.model
+    files: dict[str, str] = {}
+    components: dict[str, list[dict[str, Any]]] = {}
+    for i, arm in enumerate(model.arms_):
+        entries = []
+        for component in model.components_[arm]:
+            relative = f"models/arm{i}_{component.name}.txt"
+            _write_bytes(out / relative, component.booster.model_to_string().encode("utf-8"))
+            files[relative] = sha256_of(out / relative)
+            entries.append(
+                {"name": component.name, "coefficient": component.coefficient, "file": relative}
+            )
+        components[arm] = entries
+    holdout_tmp = out / f".{HOLDOUT}.tmp"
+    fit.holdout.to_parquet(holdout_tmp, index=False)
+    holdout_tmp.replace(out / HOLDOUT)
+    files[HOLDOUT] = sha256_of(out / HOLDOUT)
+
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "source": source,
+        "learner": model.learner,
+        "params": model.get_params(),
+        "outcome": outcome,
+        "outcome_kind": model.outcome_kind_,
+        "treatment": treatment,
+        "control": model.control_,
+        "arms": list(model.arms_),
+        "treated_share": model.treated_share_,
+        "features": model.encoder_.to_dict(),
+        "components": components,
+        "holdout": HOLDOUT,
+        "validation": fit.validation.to_dict(),
+        "versions": {
+            "couponlens": __version__,
+            "lightgbm": lgb.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "python": platform.python_version(),
+        },
+        "files": files,
+    }
+    _write_bytes(
+        out / MANIFEST,
+        (json.dumps(jsonable(manifest), indent=2, allow_nan=False) + "\n").encode("utf-8"),
+    )
+    return out
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The manifest of a model folder, checked for format; files are not verified here."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ArtifactError(f"{folder}: not an uplift model folder (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArtifactError(f"{path}: not a {FORMAT} manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path}: format version {manifest.get('format_version')!r}; this couponlens reads "
+            f"version {FORMAT_VERSION}"
+        )
+    for key in ("files", "components", "features", "arms", "control", "learner"):
+        if key not in manifest:
+            raise ArtifactError(f"{path}: the manifest has no {key!r}")
+    return manifest
+
+
+def verify_files(folder: str | Path, manifest: dict[str, Any]) -> None:
+    """Refuse the folder unless every listed file exists and has its recorded SHA-256."""
+    root = Path(folder).resolve()
+    files = manifest["files"]
+    if not isinstance(files, dict) or not files:
+        raise ArtifactError(f"{folder}: the manifest lists no files")
+    for relative, expected in files.items():
+        path = (root / relative).resolve()
+        if root not in path.parents:
+            raise ArtifactError(f"{folder}: the manifest names a file outside the folder: {relative}")
+        if not path.is_file():
+            raise ArtifactError(f"{folder}: {relative} is missing")
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ArtifactError(
+                f"{folder}: {relative} does not match its checksum in {MANIFEST} (expected "
+                f"{expected[:12]}..., found {actual[:12]}...); the file was changed after saving"
+            )
+
+
+def load_uplift_model(folder: str | Path) -> LoadedUpliftModel:
+    """Read a model folder written by :func:`save_uplift_model`, verifying every checksum."""
+    root = Path(folder)
+    manifest = read_manifest(root)
+    verify_files(root, manifest)
+    listed = set(manifest["files"])
+    params = dict(manifest.get("params", {}))
+    params["learner"] = manifest["learner"]
+    model = UpliftModel(**params)
+    model.encoder_ = FeatureEncoder.from_dict(manifest["features"])
+    model.control_ = str(manifest["control"])
+    model.outcome_kind_ = str(manifest["outcome_kind"])
+    model.arms_ = [str(a) for a in manifest["arms"]]
+    model.treated_share_ = {str(k): float(v) for k, v in manifest.get("treated_share", {}).items()}
+    model.components_ = {}
+    for arm in model.arms_:
+        entries = manifest["components"].get(arm)
+        if not entries:
+            raise ArtifactError(f"{root}: the manifest has no model for arm {arm!r}")
+        parts = []
+        for entry in entries:
+            relative = entry["file"]
+            if relative not in listed:
+                raise ArtifactError(f"{root}: {relative} has no checksum in {MANIFEST}")
+            text = (root / relative).read_text(encoding="utf-8")
+            try:
+                booster = lgb.Booster(model_str=text)
+            except lgb.basic.LightGBMError as exc:
+                raise ArtifactError(f"{root}: {relative} is not a LightGBM model: {exc}") from exc
+            parts.append(Component(str(entry["name"]), float(entry["coefficient"]), booster))
+        model.components_[arm] = parts
+    holdout_name = manifest.get("holdout", HOLDOUT)
+    if holdout_name not in listed:
+        raise ArtifactError(f"{root}: {holdout_name} has no checksum in {MANIFEST}")
+    holdout = pd.read_parquet(root / holdout_name)
+    return LoadedUpliftModel(model, manifest, holdout, root)

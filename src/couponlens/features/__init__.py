@@ -1,0 +1,1 @@
+"""Point-in-time feature families built as Ibis expressions on the engine."""

@@ -1,0 +1,1 @@
+"""Redemption models: training with point-in-time windows, CV, metrics, stacking, artifacts."""

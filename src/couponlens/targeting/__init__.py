@@ -1,0 +1,1 @@
+"""Targeting: who gets which coupon under a budget."""
