@@ -19,6 +19,7 @@ from couponlens.errors import CouponlensError
 # Sub-app modules register their commands on import; add one line per module.
 from couponlens.cli import o2o as _o2o  # noqa: E402,F401
 from couponlens.cli import demo as _demo  # noqa: E402,F401
+from couponlens.cli import experiment as _experiment  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

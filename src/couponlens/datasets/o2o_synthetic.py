@@ -93,7 +93,7 @@ TEST_DAYS = 31
 #: Share of uses that happen within 15 days of the receipt; the rest happen later.
 WITHIN_15_DAYS_SHARE = 0.88
 #: Logit effect per Distance unit (500 m).
-DISTANCE_EFFECT = -0.25
+DISTANCE_EFFECT = -0.3
 #: Distance a null is treated as, for its effect.
 NULL_DISTANCE_AS = 2.0
 #: Logit effect per unit of discount depth (1 - converted rate).
@@ -109,9 +109,9 @@ MERCHANT_EFFECT_SD = 0.6
 #: User kinds: (name, share of users, propensity mean, propensity sd, receipt weight, normal weight).
 USER_KINDS: tuple[tuple[str, float, float, float, float, float], ...] = (
     ("normal_only", 0.25, 0.0, 0.0, 0.0, 1.0),
-    ("coupon_casual", 0.50, -4.5, 0.8, 1.0, 0.0),
-    ("mixed", 0.23, -0.5, 1.0, 1.5, 1.5),
-    ("shopping_mania", 0.02, 1.5, 0.7, 2.0, 0.0),
+    ("coupon_casual", 0.503, -5.0, 0.8, 1.0, 0.0),
+    ("mixed", 0.23, -1.0, 1.0, 1.5, 1.5),
+    ("shopping_mania", 0.017, 1.5, 0.7, 2.0, 0.0),
 )
 _NORMAL_ONLY, _CASUAL, _MIXED, _MANIA = 0, 1, 2, 3
 
@@ -226,7 +226,7 @@ SAME_DAY_REPEAT_SHARE = 0.008
 HOME_RECEIPT_SHARE = 0.7
 HOME_PURCHASE_SHARE = 0.75
 #: Logit effect of a receipt at the user's home merchant (where they also shop).
-HOME_MERCHANT_EFFECT = 3.0
+HOME_MERCHANT_EFFECT = 3.5
 #: Merchant sizes are lognormal with this spread (a few very popular merchants).
 MERCHANT_SIZE_SD = 1.8
 

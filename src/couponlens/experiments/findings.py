@@ -58,7 +58,7 @@ def _effect_sentence(arm: str, rows: list[Effect], alpha: float) -> str:
     parts: list[str] = []
     for e in moved:
         verb = "raised" if (e.diff or 0) > 0 else "lowered"
-        rel = f", {signed(100 * e.rel_lift)}%" if e.rel_lift is not None else ""
+        rel = f", {100 * e.rel_lift:+.1f}%" if e.rel_lift is not None else ""
         parts.append(
             f"{verb} {e.outcome} by {number(abs(e.diff or 0))} per unit "
             f"({number(e.control_mean)} to {number(e.treatment_mean)}{rel}; {_ci(e)}, adjusted {p_text(e.p_adjusted)})"

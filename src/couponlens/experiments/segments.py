@@ -449,7 +449,7 @@ class SegmentRule:
             return ibis.literal(node.value), _literal_kind(node.value)
         if isinstance(node, Column):
             if node.name not in table.columns:
-                shown = ", ".join(table.columns[:30])
+                shown = ", ".join([c for c in table.columns if not c.startswith("_")][:30])
                 raise SegmentRuleError(self.text, node.position, f"no column named {node.name!r}; the columns are: {shown}")
             column = table[node.name]
             kind = _kind(column.type())

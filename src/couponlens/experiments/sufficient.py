@@ -104,7 +104,7 @@ class MomentTable:
         self.segment_flags = segment_flags
         self.outcomes = list(outcomes)
         self.counted = list(counted)
-        summed = [c for c in cells.columns if c == "_n" or c.startswith(("_m", "_count_", "_frac_"))]
+        summed = [c for c in cells.columns if c == "_n" or c.startswith(("_sum", "_count_", "_frac_"))]
         self._columns = summed
         self._values = cells[summed].to_numpy(dtype=float) if len(cells) else np.zeros((0, len(summed)))
         self._arms = cells[ARM_COLUMN].astype(str).to_numpy()
@@ -118,9 +118,20 @@ class MomentTable:
         """Segment names in the order given (without ``all``)."""
         return list(self.segment_flags)
 
-    def select(self, arm: str | None = None, segment: str = ALL, rest: bool = False) -> Moments:
-        """Moments of ``arm`` (all arms when ``None``) inside ``segment`` (or outside it, ``rest``)."""
+    def select(
+        self,
+        arm: str | None = None,
+        segment: str = ALL,
+        rest: bool = False,
+        where: dict[str, object] | None = None,
+    ) -> Moments:
+        """Moments of ``arm`` (all arms when ``None``) inside ``segment`` (or outside it, ``rest``).
+
+        ``where`` restricts to cells with the given values of the extra ``by`` keys.
+        """
         keep = np.ones(len(self.cells), dtype=bool)
+        for column, value in (where or {}).items():
+            keep &= self.cells[column].to_numpy() == value
         if arm is not None:
             keep &= self._arms == arm
         if segment != ALL:
@@ -185,7 +196,7 @@ def required_monomials(
     for a, b in itertools.combinations(balance, 2):
         needed.add(tuple(sorted((a, b))))
     if pre_period:
-        needed.update(_monomials(pre_period, 4))
+        needed.update(tuple(sorted(m)) for m in _monomials(pre_period, 4))
         for y in outcomes:
             for mono in [(), *_monomials(pre_period, 3)]:
                 needed.add(tuple(sorted((y, *mono))))
@@ -194,8 +205,13 @@ def required_monomials(
     return needed
 
 
-def aggregate_moments(data: ExperimentData, segments: Sequence[SegmentRule]) -> MomentTable:
-    """Run the one group-by and return the cell frame (see the module docstring)."""
+def aggregate_moments(
+    data: ExperimentData, segments: Sequence[SegmentRule], by: Sequence[str] = ()
+) -> MomentTable:
+    """Run the one group-by and return the cell frame (see the module docstring).
+
+    ``by`` adds grouping columns (e.g. a replicate number in a simulation).
+    """
     table = data.table
     flags = {rule.name: f"_s{i}" for i, rule in enumerate(segments)}
     keyed = table.mutate(**{flags[rule.name]: rule.to_ibis(table) for rule in segments})
@@ -222,7 +238,7 @@ def aggregate_moments(data: ExperimentData, segments: Sequence[SegmentRule]) -> 
     aliases: dict[tuple[str, ...], str] = {}
     metrics: dict[str, ir.Scalar] = {"_n": keyed.count()}
     for i, key in enumerate(sorted(needed)):
-        alias = f"_m{i}"
+        alias = f"_sum{i}"
         aliases[key] = alias
         product = values[key[0]]
         for name in key[1:]:
@@ -234,10 +250,10 @@ def aggregate_moments(data: ExperimentData, segments: Sequence[SegmentRule]) -> 
         metrics[f"_min_{i}"] = values[y].min()
         metrics[f"_max_{i}"] = values[y].max()
         metrics[f"_frac_{i}"] = (values[y] != values[y].floor()).cast("int64").sum()
-    grouped = keyed.group_by([ARM_COLUMN, *flags.values()]).aggregate(**metrics)
+    grouped = keyed.group_by([ARM_COLUMN, *by, *flags.values()]).aggregate(**metrics)
     cells = grouped.execute()
     for column in cells.columns:
-        if column.startswith(("_m", "_count_", "_frac_")):
+        if column.startswith(("_sum", "_count_", "_frac_")):
             cells[column] = cells[column].astype("float64").fillna(0.0)
     cells["_n"] = cells["_n"].astype("float64")
     for flag in flags.values():

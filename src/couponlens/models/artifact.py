@@ -127,12 +127,23 @@ class O2OModel:
         self.check_features(frame)
         return np.asarray(self.booster.predict(frame[self.features].astype(np.float64)))
 
+    @property
+    def chosen(self) -> str:
+        """Which model scores: ``lightgbm``, ``logistic`` or ``stack`` (the validation winner)."""
+        return str(self.info.get("chosen", "lightgbm"))
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Probability of use: the stack when one was kept, else LightGBM."""
-        p_lgb = self.predict_lightgbm(frame)
-        if self.stack is None or self.logistic is None:
-            return p_lgb
-        parts = {"lightgbm": p_lgb, "logistic": self.logistic.predict(frame)}
+        """Probability of use from the chosen model."""
+        if self.chosen == "lightgbm":
+            return self.predict_lightgbm(frame)
+        if self.logistic is None:
+            raise ModelFileError(f"the chosen model {self.chosen!r} needs the logistic baseline, which is missing")
+        self.check_features(frame)
+        if self.chosen == "logistic":
+            return self.logistic.predict(frame)
+        if self.stack is None:
+            raise ModelFileError("the chosen model 'stack' has no stack parameters")
+        parts = {"lightgbm": self.predict_lightgbm(frame), "logistic": self.logistic.predict(frame)}
         return self.stack.predict([parts[m] for m in self.stack.models])
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -262,8 +273,13 @@ def load_model(folder: str | Path) -> O2OModel:
     if LOGISTIC_FILE in manifest["files"]:
         logistic = LogisticParams.from_dict(json.loads((folder / LOGISTIC_FILE).read_text()))
     stack = StackParams.from_dict(manifest["stack"]) if manifest.get("stack") else None
-    if stack is not None and logistic is None and "logistic" in stack.models:
-        raise ModelFileError(f"{folder}: the stack needs {LOGISTIC_FILE}, which is not listed")
+    chosen = manifest.get("chosen", "lightgbm")
+    if chosen not in ("lightgbm", "logistic", "stack"):
+        raise ModelFileError(f"{folder}: unknown chosen model {chosen!r} in the manifest")
+    if chosen in ("logistic", "stack") and logistic is None:
+        raise ModelFileError(f"{folder}: the chosen model {chosen!r} needs {LOGISTIC_FILE}, which is not listed")
+    if chosen == "stack" and stack is None:
+        raise ModelFileError(f"{folder}: the chosen model is a stack but the manifest holds no stack")
     skip = {"format", "format_version", "features", "stack", "files", "manifest_sha256"}
     info = {k: v for k, v in manifest.items() if k not in skip}
     return O2OModel(booster=booster, features=features, info=info, logistic=logistic, stack=stack, path=folder)

@@ -114,7 +114,11 @@ class FoldResult(Result):
 
 @dataclass(frozen=True, repr=False)
 class TrainResult(Result):
-    """A trained model with its validation evidence."""
+    """A trained model with its validation evidence.
+
+    ``chosen`` is the model that scores: ``lightgbm``, ``logistic`` or ``stack`` (a stack only
+    when it beat both on cross-fitted validation predictions, else the better single model).
+    """
 
     model: O2OModel
     plan: WindowPlan
@@ -264,20 +268,20 @@ def train_o2o(history: ir.Table, options: TrainOptions | None = None) -> TrainRe
     else:
         decision = StackDecision(False, "lightgbm", None, None, None, None, "stacking switched off")
 
+    if decision.kept and decision.params is not None:
+        chosen = "stack"
+        p_valid = decision.params.predict([oof_lgb[scored], oof_lr[scored]])
+    else:
+        chosen = decision.best_single if options.stack else "lightgbm"
+        p_valid = oof_lgb[scored] if chosen == "lightgbm" else oof_lr[scored]
+
     began = time.perf_counter()
     best_iteration = int(np.mean([f.best_iteration for f in folds]))
     grown = len(frame) / max(1.0, float(np.mean([f.train_receipts for f in folds])))
     final_rounds = max(1, int(round(best_iteration * min(grown, 1.5))))
     booster = _fit_lightgbm(options, frame, features, rounds=final_rounds)
-    logistic_final = fit_logistic(frame, features, options.seed) if decision.kept else None
+    logistic_final = fit_logistic(frame, features, options.seed) if chosen != "lightgbm" else None
     seconds["final_fit"] = time.perf_counter() - began
-
-    if decision.kept and decision.params is not None:
-        chosen = "stack(lightgbm, logistic)"
-        p_valid = decision.params.predict([oof_lgb[scored], oof_lr[scored]])
-    else:
-        chosen = "lightgbm"
-        p_valid = oof_lgb[scored]
     validation = evaluate_scores(valid_all["coupon_id"], valid_all["label"], p_valid)
     predictions = valid_all[["window", "line_number", "user_id", "coupon_id", "date_received", "label"]].copy()
     predictions["probability"] = p_valid

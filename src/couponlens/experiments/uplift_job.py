@@ -1,0 +1,252 @@
+"""File-level uplift jobs behind the CLI: train and save a model, then target candidates.
+
+* :func:`train_uplift_model` reads an experiment table (CSV/Parquet) on the engine, fits and
+  compares the learners on held-out folds, saves the chosen model folder and writes the report.
+* :func:`target_candidates` loads a model folder (verifying checksums), scores a candidate
+  file, decides whom to send the coupon (net value positive, within a budget) and values that
+  policy on the experiment's held-out rows against treat-all and treat-none.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from couponlens.datasets.experiment_synthetic import generate_experiment
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> sim = generate_experiment(3000, seed=3)
+    >>> _ = sim.write(d / "exp.csv")
+    >>> job = train_uplift_model(d / "exp.csv", treatment="treatment", control="control",
+    ...     outcome="converted", features=["channel_acq", "num_past_purch", "cart"],
+    ...     model_dir=d / "model", learners=["t"], n_folds=2, n_bootstrap=20, n_estimators=20)
+    >>> sorted(p.name for p in (d / "model").iterdir())
+    ['holdout.parquet', 'manifest.json', 'models', 'report.html', 'results.json']
+    >>> targets = target_candidates(d / "model", d / "exp.csv", value=10.0, cost=0.5, budget=100,
+    ...                             out=d / "targets.csv")
+    >>> int(targets.targets["send"].sum()) <= 100
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from couponlens.datasets.experiment import ARM_COLUMN, load_experiment
+from couponlens.engine import connect
+from couponlens.errors import InputError
+from couponlens.experiments.policy import (
+    DECISION_COLUMNS,
+    PolicyComparison,
+    decide_targets,
+    evaluate_targeting,
+)
+from couponlens.experiments.uplift import LEARNERS
+from couponlens.experiments.uplift_artifact import (
+    LoadedUpliftModel,
+    load_uplift_model,
+    save_uplift_model,
+)
+from couponlens.experiments.uplift_metrics import DEFAULT_FRACTIONS
+from couponlens.experiments.uplift_report import uplift_report, write_uplift_report
+from couponlens.experiments.uplift_selection import UpliftFit, fit_uplift
+
+
+@dataclass
+class UpliftJob:
+    """What :func:`train_uplift_model` produced, and where."""
+
+    fit: UpliftFit
+    model_dir: Path
+    report_dir: Path
+    policy: PolicyComparison | None = None
+
+
+@dataclass
+class TargetingJob:
+    """Scored candidates and the policy's estimated value on the held-out experiment."""
+
+    targets: pd.DataFrame
+    policy: PolicyComparison
+    n_candidates: int
+    n_sent: int
+    total_net_value: float
+    out: Path | None
+
+
+def train_uplift_model(
+    data: str | Path,
+    *,
+    treatment: str,
+    control: str,
+    outcome: str,
+    features: Sequence[str],
+    model_dir: str | Path,
+    report_dir: str | Path | None = None,
+    arms: Sequence[str] | None = None,
+    learners: Sequence[str] = LEARNERS,
+    n_folds: int = 5,
+    n_bootstrap: int = 200,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    value: float | None = None,
+    cost: float | None = None,
+    random_state: int = 0,
+    con: BaseBackend | None = None,
+    **model_params: Any,
+) -> UpliftJob:
+    """Fit, compare and save an uplift model from an experiment file; write its report.
+
+    ``arms`` restricts the treated arms used (default: every arm but the control). With
+    ``value`` and ``cost`` the report also values the net-value targeting rule.
+    """
+    if not features:
+        raise InputError("name at least one --feature column for the uplift model")
+    if (value is None) != (cost is None):
+        raise InputError("give both value and cost to value a targeting policy, or neither")
+    path = Path(data)
+    experiment = load_experiment(
+        path, treatment=treatment, control=control, outcomes=[outcome], con=con
+    )
+    missing = [f for f in features if f not in experiment.table.columns]
+    if missing:
+        raise InputError(
+            f"{path}: no feature column(s) {missing}; the columns are: "
+            f"{', '.join(c for c in experiment.table.columns if c != ARM_COLUMN)}"
+        )
+    if outcome in features or treatment in features:
+        raise InputError("the outcome and treatment columns cannot be features")
+    table = experiment.table
+    if arms:
+        unknown = [a for a in arms if a not in experiment.arms or a == experiment.control]
+        if unknown:
+            raise InputError(
+                f"{path}: unknown treated arm(s) {unknown}; the treated arms are "
+                f"{experiment.treated_arms}"
+            )
+        table = table.filter(table[ARM_COLUMN].isin([experiment.control, *arms]))
+    frame = table.select(ARM_COLUMN, outcome, *features).to_pandas()
+    fit = fit_uplift(
+        frame[list(features)],
+        frame[ARM_COLUMN].astype(str),
+        frame[outcome],
+        control=experiment.control,
+        learners=learners,
+        n_folds=n_folds,
+        fractions=fractions,
+        n_bootstrap=n_bootstrap,
+        random_state=random_state,
+        **model_params,
+    )
+    model_path = save_uplift_model(
+        fit, model_dir, outcome=outcome, treatment=treatment, source=str(path)
+    )
+    policy = None
+    if value is not None and cost is not None:
+        policy = evaluate_targeting(fit.holdout, fit.model.arms_, experiment.control, value, cost)
+    report, results = uplift_report(
+        fit.validation,
+        outcome=outcome,
+        source=str(path),
+        treatment=treatment,
+        features=list(features),
+        model_dir=str(model_path),
+        options={
+            "learners": list(learners),
+            "n_folds": n_folds,
+            "n_bootstrap": n_bootstrap,
+            "fractions": list(fractions),
+            "random_state": random_state,
+            "value": value,
+            "cost": cost,
+            **model_params,
+        },
+        policy=policy,
+    )
+    report_path = Path(report_dir) if report_dir is not None else model_path
+    write_uplift_report(report, results, report_path)
+    return UpliftJob(fit, model_path, report_path, policy)
+
+
+def _read_candidates(path: Path, con: BaseBackend) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            table = con.read_parquet(path)
+        else:
+            table = con.read_csv(path, nullstr=["", "NA", "null", "NaN"])
+        return table.to_pandas()
+    except Exception as exc:  # the engine's reader
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: could not read the file: {first}") from exc
+
+
+def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def target_candidates(
+    model_dir: str | Path | LoadedUpliftModel,
+    candidates: str | Path | pd.DataFrame,
+    *,
+    value: float,
+    cost: float,
+    budget: int | None = None,
+    out: str | Path | None = None,
+    confidence: float = 0.95,
+    con: BaseBackend | None = None,
+) -> TargetingJob:
+    """Score candidates, choose whom to send (net value > 0, at most ``budget``), value the rule.
+
+    The output has every candidate column plus ``uplift``, ``net_value`` and ``send`` (and
+    ``arm`` when the model has several treated arms). The rule's value per customer is
+    estimated on the experiment's held-out rows with the same value, cost and budget share.
+    """
+    if not math.isfinite(value) or not math.isfinite(cost):
+        raise InputError(f"value and cost must be finite numbers, got {value} and {cost}")
+    if cost < 0:
+        raise InputError(f"cost must be at least 0, got {cost}")
+    loaded = model_dir if isinstance(model_dir, LoadedUpliftModel) else load_uplift_model(model_dir)
+    if isinstance(candidates, pd.DataFrame):
+        frame = candidates.reset_index(drop=True)
+    else:
+        frame = _read_candidates(Path(candidates), con if con is not None else connect())
+    if len(frame) == 0:
+        raise InputError(f"{candidates}: no candidates to score")
+    model = loaded.model
+    uplift = model.predict_frame(frame)
+    decision = decide_targets(uplift, value, cost, budget, model.arms_)
+    added = [*DECISION_COLUMNS, "arm"] if len(model.arms_) > 1 else list(DECISION_COLUMNS)
+    targets = frame.drop(columns=[c for c in added if c in frame.columns])
+    if len(model.arms_) > 1:
+        targets["arm"] = decision["arm"].to_numpy()
+    for column in DECISION_COLUMNS:
+        targets[column] = decision[column].to_numpy()
+    budget_share = None if budget is None else min(1.0, budget / len(frame))
+    policy = evaluate_targeting(
+        loaded.holdout, model.arms_, model.control_, value, cost, budget_share, confidence
+    )
+    out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        _write_csv_atomic(targets, out_path)
+    sent = targets["send"].to_numpy(dtype=bool)
+    return TargetingJob(
+        targets=targets,
+        policy=policy,
+        n_candidates=len(targets),
+        n_sent=int(sent.sum()),
+        total_net_value=float(targets.loc[sent, "net_value"].sum()),
+        out=out_path,
+    )
