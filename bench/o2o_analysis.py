@@ -29,7 +29,9 @@ def _ours(path: str, threads: int) -> None:
     start = time.perf_counter()
     data = load_o2o(path, connect(threads=threads))
     results = analyse_o2o(data).to_results_json()
-    print(f"couponlens: {time.perf_counter() - start:.2f} s, usage_rate={results['usage_rate']:.5f}")
+    print(
+        f"couponlens: {time.perf_counter() - start:.2f} s, usage_rate={results['usage_rate']:.5f}"
+    )
 
 
 def _measure(args: list[str]) -> tuple[float, float]:
@@ -71,18 +73,29 @@ def main() -> None:
 
             start = time.perf_counter()
             result = analyse(file)
-            print(f"pandas: {time.perf_counter() - start:.2f} s, usage_rate={result['usage_rate']:.5f}")
+            print(
+                f"pandas: {time.perf_counter() - start:.2f} s, usage_rate={result['usage_rate']:.5f}"
+            )
         return
 
     rows_out = []
     for scale in (float(s) for s in options.scales.split(",")):
         path = _dataset(scale)
-        base = [sys.executable, "-m", "bench.o2o_analysis", "--threads", str(options.threads), "--run"]
+        base = [
+            sys.executable,
+            "-m",
+            "bench.o2o_analysis",
+            "--threads",
+            str(options.threads),
+            "--run",
+        ]
         ours = _measure([*base, "ours", str(path)])
         pandas = _measure([*base, "pandas", str(path)])
         rows_out.append((scale, int(REAL_ROWS * scale), ours, pandas))
 
-    print("\n| scale | rows | couponlens s | couponlens peak MB | pandas s | pandas peak MB | speed-up |")
+    print(
+        "\n| scale | rows | couponlens s | couponlens peak MB | pandas s | pandas peak MB | speed-up |"
+    )
     print("|---|---|---|---|---|---|---|")
     for scale, rows, (ours_s, ours_mb), (pd_s, pd_mb) in rows_out:
         print(

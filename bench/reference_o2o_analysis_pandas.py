@@ -88,13 +88,17 @@ def analyse(path: str) -> dict[str, object]:
     purchases["dow"] = purchases["date"].dt.dayofweek
     out["purchases_by_dow"] = purchases.groupby(["dow", has_coupon[has_date]]).size().to_dict()
     out["purchases_by_distance"] = purchases.groupby("Distance_n", dropna=False).size().to_dict()
-    per_user = df[has_date].groupby("User_id").agg(
-        coupon=("Coupon_id", lambda s: int((s != "null").sum())), total=("Coupon_id", "size")
+    per_user = (
+        df[has_date]
+        .groupby("User_id")
+        .agg(coupon=("Coupon_id", lambda s: int((s != "null").sum())), total=("Coupon_id", "size"))
     )
     out["per_user"] = per_user.describe().to_dict()
 
     coupons = coupons.copy()
-    coupons["used15"] = ((coupons["date"] - coupons["received"]).dt.days <= 15) & (coupons["Date"] != "null")
+    coupons["used15"] = ((coupons["date"] - coupons["received"]).dt.days <= 15) & (
+        coupons["Date"] != "null"
+    )
     coupons["used"] = coupons["Date"] != "null"
     coupons["threshold"] = coupons["Discount_rate"].str.split(":").str[0]
     coupons["dow"] = coupons["received"].dt.dayofweek
@@ -109,7 +113,9 @@ def analyse(path: str) -> dict[str, object]:
 def main() -> None:
     start = time.perf_counter()
     result = analyse(sys.argv[1])
-    print(f"pandas reference: {time.perf_counter() - start:.2f} s, usage_rate={result['usage_rate']:.5f}")
+    print(
+        f"pandas reference: {time.perf_counter() - start:.2f} s, usage_rate={result['usage_rate']:.5f}"
+    )
 
 
 if __name__ == "__main__":

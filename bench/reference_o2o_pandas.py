@@ -73,7 +73,10 @@ _USE_STATS = {
 
 def _families(r: pd.DataFrame, p: pd.DataFrame) -> dict[str, tuple[list[str], pd.DataFrame]]:
     base = {"receipts": ("used", "size"), "uses": ("used", "sum")}
-    in_time = {"uses_in_time": ("used_in_time", "sum"), "receipt_distance_mean": ("raw_distance", "mean")}
+    in_time = {
+        "uses_in_time": ("used_in_time", "sum"),
+        "receipt_distance_mean": ("raw_distance", "mean"),
+    }
     user = r.groupby("user_id").agg(
         **base,
         **in_time,
@@ -106,14 +109,19 @@ def _families(r: pd.DataFrame, p: pd.DataFrame) -> dict[str, tuple[list[str], pd
         how="outer",
     )
     um = r.groupby(["user_id", "merchant_id"]).agg(**base)
-    um = um.join(p.groupby(["user_id", "merchant_id"]).agg(normal_purchases=("user_id", "size")), how="outer")
+    um = um.join(
+        p.groupby(["user_id", "merchant_id"]).agg(normal_purchases=("user_id", "size")), how="outer"
+    )
     return {
         "u": (["user_id"], user),
         "m": (["merchant_id"], merchant),
         "c": (["coupon_id"], r.groupby("coupon_id").agg(**base, use_gap_mean=("gap", "mean"))),
         "um": (["user_id", "merchant_id"], um),
         "uc": (["user_id", "coupon_id"], r.groupby(["user_id", "coupon_id"]).agg(**base)),
-        "d": (["discount_text"], r.groupby("discount_text").agg(**base, use_gap_mean=("gap", "mean"))),
+        "d": (
+            ["discount_text"],
+            r.groupby("discount_text").agg(**base, use_gap_mean=("gap", "mean")),
+        ),
         "dist": (["distance"], r.groupby("distance").agg(**base)),
     }
 
@@ -238,7 +246,9 @@ RECIPE_FEATURES = [
 def _label(history: pd.DataFrame, start: dt.date, end: dt.date, label_days: int) -> pd.DataFrame:
     received = pd.to_datetime(history["date_received"])
     rows = history.loc[
-        history["coupon_id"].notna() & (received >= pd.Timestamp(start)) & (received <= pd.Timestamp(end))
+        history["coupon_id"].notna()
+        & (received >= pd.Timestamp(start))
+        & (received <= pd.Timestamp(end))
     ].copy()
     gap = (pd.to_datetime(rows["purchase_date"]) - pd.to_datetime(rows["date_received"])).dt.days
     rows["label"] = (gap <= label_days).astype(int)

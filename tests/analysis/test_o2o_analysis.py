@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,7 +127,9 @@ def random_log(rows: int, seed: int) -> pd.DataFrame:
             "Merchant_id": merchant.astype(str),
             "Coupon_id": np.where(normal, "null", coupon.astype(str)),
             "Discount_rate": np.where(normal, "null", discount),
-            "Distance": np.where(np.isnan(distance), "null", np.nan_to_num(distance).astype(int).astype(str)),
+            "Distance": np.where(
+                np.isnan(distance), "null", np.nan_to_num(distance).astype(int).astype(str)
+            ),
             "Date_received": np.where(normal, "null", ymd(received)),
             "Date": ymd(purchase),
         }
@@ -162,7 +165,9 @@ def read_reference(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, na_values=["null"], keep_default_na=False, dtype={"Discount_rate": str})
     df["discount"] = df["Discount_rate"].map(seed_convert)
     for column in ("Date_received", "Date"):
-        df[column] = pd.to_datetime(df[column].astype("Int64").astype(str), format="%Y%m%d", errors="coerce")
+        df[column] = pd.to_datetime(
+            df[column].astype("Int64").astype(str), format="%Y%m%d", errors="coerce"
+        )
     df["days"] = (df["Date"] - df["Date_received"]).dt.days
     return df
 
@@ -189,7 +194,12 @@ def wilson_by_hand(k: float, n: float) -> tuple[float, float]:
 # ---------------------------------------------------------------------------------------------
 def test_record_classes_by_hand(hand: O2OData) -> None:
     rc = record_classes(hand)
-    assert (rc.coupon_not_used, rc.normal_purchase, rc.coupon_used, rc.no_coupon_no_purchase) == (3, 3, 4, 1)
+    assert (rc.coupon_not_used, rc.normal_purchase, rc.coupon_used, rc.no_coupon_no_purchase) == (
+        3,
+        3,
+        4,
+        1,
+    )
     assert rc.records == 11 and rc.coupon_receipts == 7 and rc.status == "ok"
     assert rc.shares["coupon_used"] == pytest.approx(4 / 11)
     assert rc.to_frame()["records"].tolist() == [3, 3, 4, 1]
@@ -219,8 +229,14 @@ def test_popular_merchants_by_hand(hand: O2OData) -> None:
     assert math.isnan(rows[1]["mean_distance"])  # merchant 20: every distance unknown
     assert rows[2]["mean_distance"] == 10 and rows[2]["mean_discount"] == pytest.approx(0.75)
     # 3 merchants (2 with a distance): too few for a correlation with an interval
-    assert pm.correlations["distance"].status == "not estimable: only 2 complete pairs (need at least 4)"
-    assert pm.correlations["discount"].status == "not estimable: only 3 complete pairs (need at least 4)"
+    assert (
+        pm.correlations["distance"].status
+        == "not estimable: only 2 complete pairs (need at least 4)"
+    )
+    assert (
+        pm.correlations["discount"].status
+        == "not estimable: only 3 complete pairs (need at least 4)"
+    )
     assert pm.correlations["discount"].r is None
     # "more than" the threshold: 2 users is not more than 2
     assert popular_merchants(hand, threshold=1).merchants["merchant_id"].tolist() == [10]
@@ -363,9 +379,13 @@ def reference_popular(ref: pd.DataFrame, threshold: int) -> pd.DataFrame:
     used = ref[ref["Coupon_id"].notna() & ref["Date"].notna()]
     users = used.groupby("Merchant_id")["User_id"].nunique()
     popular = users[users > threshold].rename("coupon_users").reset_index()
-    means = used.groupby("Merchant_id").agg(mean_distance=("Distance", "mean"), mean_discount=("discount", "mean"))
+    means = used.groupby("Merchant_id").agg(
+        mean_distance=("Distance", "mean"), mean_discount=("discount", "mean")
+    )
     out = popular.merge(means, on="Merchant_id")
-    return out.sort_values(["coupon_users", "Merchant_id"], ascending=[False, True]).reset_index(drop=True)
+    return out.sort_values(["coupon_users", "Merchant_id"], ascending=[False, True]).reset_index(
+        drop=True
+    )
 
 
 def test_random_popular_merchants_and_correlations(random_data: O2OData, ref: pd.DataFrame) -> None:
@@ -374,7 +394,9 @@ def test_random_popular_merchants_and_correlations(random_data: O2OData, ref: pd
     assert len(expected) >= 6, "the random log should have enough popular merchants"
     assert pm.merchants["merchant_id"].tolist() == expected["Merchant_id"].tolist()
     assert pm.merchants["coupon_users"].tolist() == expected["coupon_users"].tolist()
-    np.testing.assert_allclose(pm.merchants["mean_distance"], expected["mean_distance"], equal_nan=True)
+    np.testing.assert_allclose(
+        pm.merchants["mean_distance"], expected["mean_distance"], equal_nan=True
+    )
     np.testing.assert_allclose(pm.merchants["mean_discount"], expected["mean_discount"])
     assert expected["mean_distance"].isna().sum() == 1  # the merchant with no distance
     for key, (x, y) in {"distance": ("coupon_users", "mean_distance"),
@@ -386,15 +408,21 @@ def test_random_popular_merchants_and_correlations(random_data: O2OData, ref: pd
         r, p = stats.pearsonr(pairs[x], pairs[y])
         assert c.r == pytest.approx(r) and c.p == pytest.approx(p)
         z, se = np.arctanh(r), 1 / math.sqrt(len(pairs) - 3)  # Fisher z by hand
-        assert (c.ci_low, c.ci_high) == pytest.approx((np.tanh(z - Z95 * se), np.tanh(z + Z95 * se)))
+        assert (c.ci_low, c.ci_high) == pytest.approx(
+            (np.tanh(z - Z95 * se), np.tanh(z + Z95 * se))
+        )
         rho, rho_p = stats.spearmanr(pairs[x], pairs[y])
         assert c.spearman_r == pytest.approx(rho) and c.spearman_p == pytest.approx(rho_p)
     assert pm.correlations["distance"].n == len(expected) - 1  # pairwise deletion
 
 
 def test_correlation_states() -> None:
-    assert correlation([1, 2, 3, 4], [1, 1, 1, 1], "a", "b").status.startswith("not estimable: b does not vary")
-    assert correlation([1, 1, 1, 1], [1, 2, 3, 4], "a", "b").status.startswith("not estimable: a does not vary")
+    assert correlation([1, 2, 3, 4], [1, 1, 1, 1], "a", "b").status.startswith(
+        "not estimable: b does not vary"
+    )
+    assert correlation([1, 1, 1, 1], [1, 2, 3, 4], "a", "b").status.startswith(
+        "not estimable: a does not vary"
+    )
     c = correlation([1, 2, None, 4, 5], [2.0, 4.0, 6.0, float("nan"), 10.0], "a", "b")
     assert c.status == "not estimable: only 3 complete pairs (need at least 4)" and c.p is None
     perfect = correlation([1, 2, 3, 4], [2, 4, 6, 8])
@@ -407,11 +435,18 @@ def reference_mania(ref: pd.DataFrame) -> dict[str, object]:
     pair_coupon = bought[with_coupon].groupby(["User_id", "Merchant_id"]).size().rename("coupon")
     pair_normal = bought[~with_coupon].groupby(["User_id", "Merchant_id"]).size().rename("normal")
     pairs = pd.concat([pair_coupon, pair_normal], axis=1).fillna(0)
-    mania_users = set(pairs[(pairs["coupon"] > 0) & (pairs["normal"] == 0)].index.get_level_values(0))
+    mania_users = set(
+        pairs[(pairs["coupon"] > 0) & (pairs["normal"] == 0)].index.get_level_values(0)
+    )
     used = bought[with_coupon]
     mania = used[used["User_id"].isin(mania_users)]
     strict_users = set(used["User_id"]) - set(bought.loc[~with_coupon, "User_id"])
-    return {"users": len(mania_users), "mania": mania, "all": used, "strict_users": len(strict_users)}
+    return {
+        "users": len(mania_users),
+        "mania": mania,
+        "all": used,
+        "strict_users": len(strict_users),
+    }
 
 
 def test_random_shopping_mania(random_data: O2OData, ref: pd.DataFrame) -> None:
@@ -429,7 +464,9 @@ def test_random_shopping_mania(random_data: O2OData, ref: pd.DataFrame) -> None:
 
 def test_random_daily_usage(random_data: O2OData, ref: pd.DataFrame) -> None:
     receipts = ref[ref["Coupon_id"].notna()]
-    expected = receipts.groupby("Date_received").agg(issued=("Coupon_id", "size"), used=("Date", "count"))
+    expected = receipts.groupby("Date_received").agg(
+        issued=("Coupon_id", "size"), used=("Date", "count")
+    )
     daily = daily_usage(random_data).frame
     assert [d.isoformat() for d in daily["date"]] == [d.date().isoformat() for d in expected.index]
     assert daily["issued"].tolist() == expected["issued"].tolist()
@@ -439,7 +476,9 @@ def test_random_daily_usage(random_data: O2OData, ref: pd.DataFrame) -> None:
 
 def reference_usage_by(ref: pd.DataFrame, column: pd.Series) -> pd.DataFrame:
     receipts = ref[ref["Coupon_id"].notna()].assign(g=column)
-    return receipts.groupby("g", dropna=False).agg(issued=("Coupon_id", "size"), used=("Date", "count"))
+    return receipts.groupby("g", dropna=False).agg(
+        issued=("Coupon_id", "size"), used=("Date", "count")
+    )
 
 
 def bucket(threshold: float) -> str:
@@ -453,7 +492,9 @@ def test_random_usage_patterns(random_data: O2OData, ref: pd.DataFrame) -> None:
     spend = ref["Discount_rate"].where(ref["Discount_rate"].str.contains(":", na=False))
     threshold = spend.str.split(":").str[0].astype(float)
     cases = {
-        usage_by_distance: ref["Distance"].map(lambda d: "unknown" if math.isnan(d) else str(int(d))),
+        usage_by_distance: ref["Distance"].map(
+            lambda d: "unknown" if math.isnan(d) else str(int(d))
+        ),
         usage_by_discount_rate: ref["discount"].map(lambda d: f"{d:.2f}"),
         usage_by_spend_threshold: threshold.map(bucket),
         usage_by_weekday: ref["Date_received"].dt.day_name(),
@@ -467,12 +508,20 @@ def test_random_usage_patterns(random_data: O2OData, ref: pd.DataFrame) -> None:
         assert got["issued"].tolist() == expected["issued"].tolist(), function.__name__
         assert got["used"].tolist() == expected["used"].tolist(), function.__name__
         np.testing.assert_allclose(got["usage_rate"], expected["used"] / expected["issued"])
-        low, high = zip(*(wilson_by_hand(k, n) for k, n in zip(expected["used"], expected["issued"], strict=True)), strict=True)
+        low, high = zip(
+            *(
+                wilson_by_hand(k, n)
+                for k, n in zip(expected["used"], expected["issued"], strict=True)
+            ),
+            strict=True,
+        )
         np.testing.assert_allclose(got["ci_low"], low, atol=1e-12)
         np.testing.assert_allclose(got["ci_high"], high, atol=1e-12)
         table = np.column_stack([expected["used"], expected["issued"] - expected["used"]])
         chi2 = stats.chi2_contingency(table, correction=False)
-        assert result.test.chi2 == pytest.approx(chi2.statistic) and result.test.p == pytest.approx(chi2.pvalue)
+        assert result.test.chi2 == pytest.approx(chi2.statistic) and result.test.p == pytest.approx(
+            chi2.pvalue
+        )
     # the planted effect: usage falls with distance
     by_distance = usage_by_distance(random_data)
     assert by_distance.test.p is not None and by_distance.test.p < 1e-6
@@ -481,7 +530,15 @@ def test_random_usage_patterns(random_data: O2OData, ref: pd.DataFrame) -> None:
 
 def test_random_weekday_order_and_labels(random_data: O2OData) -> None:
     frame = usage_by_weekday(random_data).frame
-    assert frame["group"].tolist() == ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    assert frame["group"].tolist() == [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ]
 
 
 def test_random_days_to_use(random_data: O2OData, ref: pd.DataFrame) -> None:
@@ -502,14 +559,23 @@ def test_random_purchase_habits(random_data: O2OData, ref: pd.DataFrame) -> None
     coupon = bought["Coupon_id"].notna()
     for function, groups in (
         (purchases_by_weekday, bought["Date"].dt.day_name()),
-        (purchases_by_distance, bought["Distance"].map(lambda d: "unknown" if math.isnan(d) else str(int(d)))),
+        (
+            purchases_by_distance,
+            bought["Distance"].map(lambda d: "unknown" if math.isnan(d) else str(int(d))),
+        ),
     ):
-        expected = pd.DataFrame({"g": groups, "c": coupon}).groupby("g").agg(purchases=("c", "size"), coupon_purchases=("c", "sum"))
+        expected = (
+            pd.DataFrame({"g": groups, "c": coupon})
+            .groupby("g")
+            .agg(purchases=("c", "size"), coupon_purchases=("c", "sum"))
+        )
         got = function(random_data).frame.set_index("group").loc[expected.index]
         assert got["purchases"].tolist() == expected["purchases"].tolist()
         assert got["coupon_purchases"].tolist() == expected["coupon_purchases"].tolist()
         np.testing.assert_allclose(got["share"], expected["purchases"] / len(bought))
-        np.testing.assert_allclose(got["coupon_share"], expected["coupon_purchases"] / expected["purchases"])
+        np.testing.assert_allclose(
+            got["coupon_share"], expected["coupon_purchases"] / expected["purchases"]
+        )
     per_user = bought.assign(c=coupon).groupby("User_id")["c"].agg(coupon="sum", total="size")
     per_user["normal"] = per_user["total"] - per_user["coupon"]
     u = purchases_per_user(random_data)
@@ -517,14 +583,21 @@ def test_random_purchase_habits(random_data: O2OData, ref: pd.DataFrame) -> None
     assert u.only_coupon == int((per_user["normal"] == 0).sum())
     assert u.only_normal == int((per_user["coupon"] == 0).sum())
     assert u.both == int(((per_user["normal"] > 0) & (per_user["coupon"] > 0)).sum())
-    for summary, column in ((u.coupon_purchases_per_buyer, "coupon"), (u.normal_purchases_per_buyer, "normal")):
+    for summary, column in (
+        (u.coupon_purchases_per_buyer, "coupon"),
+        (u.normal_purchases_per_buyer, "normal"),
+    ):
         assert summary.mean == pytest.approx(per_user[column].mean())
         assert summary.median == pytest.approx(per_user[column].median())
         assert summary.p90 == pytest.approx(per_user[column].quantile(0.9))
         assert summary.max == per_user[column].max()
-    assert u.mean_coupon_share_per_buyer == pytest.approx((per_user["coupon"] / per_user["total"]).mean())
+    assert u.mean_coupon_share_per_buyer == pytest.approx(
+        (per_user["coupon"] / per_user["total"]).mean()
+    )
     assert u.histogram["buyers_by_coupon_purchases"].sum() == len(per_user)
-    assert u.histogram["buyers_by_coupon_purchases"].tolist()[:3] == [int((per_user["coupon"] == k).sum()) for k in range(3)]
+    assert u.histogram["buyers_by_coupon_purchases"].tolist()[:3] == [
+        int((per_user["coupon"] == k).sum()) for k in range(3)
+    ]
 
 
 def test_random_results_json_and_findings(random_analysis: object, ref: pd.DataFrame) -> None:
@@ -568,8 +641,14 @@ def test_weighted_quantile_matches_numpy() -> None:
 
 
 def test_independence_test_states() -> None:
-    assert independence_test(np.array([3]), np.array([5])).status == "not estimable: fewer than two groups"
-    assert independence_test(np.array([0, 0]), np.array([5, 7])).status == "not estimable: the outcome does not vary"
+    assert (
+        independence_test(np.array([3]), np.array([5])).status
+        == "not estimable: fewer than two groups"
+    )
+    assert (
+        independence_test(np.array([0, 0]), np.array([5, 7])).status
+        == "not estimable: the outcome does not vary"
+    )
 
 
 def test_bare_table_without_date_column_and_empty_table() -> None:
@@ -580,12 +659,19 @@ def test_bare_table_without_date_column_and_empty_table() -> None:
     assert usage_rates(t).status == NO_DATE_COLUMN
     empty = con.create_table(
         "empty",
-        pd.DataFrame({"user_id": pd.Series([], "int64"), "merchant_id": pd.Series([], "int64"),
-                      "coupon_id": pd.Series([], "int64"), "discount_rate": pd.Series([], "float64"),
-                      "discount_threshold": pd.Series([], "float64"), "distance": pd.Series([], "int64"),
-                      "date_received": pd.Series([], "datetime64[s]").dt.date,
-                      "purchase_date": pd.Series([], "datetime64[s]").dt.date}),
-    )  # fmt: skip
+        schema=ibis.schema(
+            {
+                "user_id": "int64",
+                "merchant_id": "int64",
+                "coupon_id": "int64",
+                "discount_rate": "float64",
+                "discount_threshold": "float64",
+                "distance": "int64",
+                "date_received": "date",
+                "purchase_date": "date",
+            }
+        ),
+    )
     analysis = analyse_o2o(empty, has_purchase_dates=True)
     assert analysis.usage.status == "not estimable: no coupons were issued"
     assert analysis.record_classes.status == "not estimable: the table is empty"

@@ -62,7 +62,16 @@ def test_installed_entry_point_prints_no_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("a;b;c\n1;2;3\n")
     proc = subprocess.run(
-        [sys.executable, "-c", "from couponlens.cli import _entry; _entry()", "o2o", "report", str(bad), "--out", str(tmp_path / "o")],
+        [
+            sys.executable,
+            "-c",
+            "from couponlens.cli import _entry; _entry()",
+            "o2o",
+            "report",
+            str(bad),
+            "--out",
+            str(tmp_path / "o"),
+        ],
         capture_output=True,
         text=True,
     )

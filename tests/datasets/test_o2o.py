@@ -173,7 +173,12 @@ def test_parquet_input_matches_csv(tmp_path: Path) -> None:
 
 
 def test_discount_conversion_matches_the_seed_formula(tmp_path: Path) -> None:
-    pairs = [(x, y) for x in (5, 10, 20, 30, 50, 100, 150, 200, 300, 500) for y in (1, 5, 10, 20, 30, 50) if y < x]
+    pairs = [
+        (x, y)
+        for x in (5, 10, 20, 30, 50, 100, 150, 200, 300, 500)
+        for y in (1, 5, 10, 20, 30, 50)
+        if y < x
+    ]
     lines = [HEADER] + [f"1,1,1,{x}:{y},0,20160101,null" for x, y in pairs]
     frame = load_o2o(write(tmp_path, lines)).table.order_by("line_number").execute()
     expected = [round((x - y) / x, 2) for x, y in pairs]

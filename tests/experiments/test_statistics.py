@@ -49,12 +49,17 @@ def test_welch_and_relative_lift_match_scipy_on_rows(
         assert e.ci_high == pytest.approx(ci.high, rel=1e-7)
         assert e.p == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-300)
         # delta method by hand
-        var_rel = t.var(ddof=1) / len(t) / c.mean() ** 2 + t.mean() ** 2 * c.var(ddof=1) / len(c) / c.mean() ** 4
+        var_rel = (
+            t.var(ddof=1) / len(t) / c.mean() ** 2
+            + t.mean() ** 2 * c.var(ddof=1) / len(c) / c.mean() ** 4
+        )
         assert e.rel_lift == pytest.approx(t.mean() / c.mean() - 1, rel=1e-9)
         assert e.rel_ci_high - e.rel_lift == pytest.approx(1.959963985 * np.sqrt(var_rel), rel=1e-7)
 
 
-def test_lin_ancova_matches_statsmodels_hc1(analysis: ExperimentAnalysis, three_arm_frame: pd.DataFrame) -> None:
+def test_lin_ancova_matches_statsmodels_hc1(
+    analysis: ExperimentAnalysis, three_arm_frame: pd.DataFrame
+) -> None:
     checked = 0
     for e in analysis.effects:
         rows = _rows(three_arm_frame, e.segment)
@@ -95,31 +100,42 @@ def test_balance_and_omnibus_match_scipy_and_manova(
         pair = frame[frame.treatment.isin(["control", b.arm])]
         if b.covariate == "gender":
             table = pd.crosstab(pair.treatment, pair.gender).to_numpy()
-            assert b.p == pytest.approx(stats.chi2_contingency(table, correction=False).pvalue, rel=1e-9)
+            assert b.p == pytest.approx(
+                stats.chi2_contingency(table, correction=False).pvalue, rel=1e-9
+            )
             assert b.test == "chi-square"
             continue
         t = pair.loc[pair.treatment == b.arm, b.covariate].dropna()
         c = pair.loc[pair.treatment == "control", b.covariate].dropna()
         assert b.p == pytest.approx(stats.ttest_ind(t, c, equal_var=False).pvalue, rel=1e-7)
-        assert b.smd == pytest.approx((t.mean() - c.mean()) / np.sqrt((t.var() + c.var()) / 2), rel=1e-8)
+        assert b.smd == pytest.approx(
+            (t.mean() - c.mean()) / np.sqrt((t.var() + c.var()) / 2), rel=1e-8
+        )
     for o in analysis.omnibus:
         pair = frame[frame.treatment.isin(["control", o.arm])].copy()
         pair["gender_M"] = (pair.gender == "M").astype(float)
         columns = ["gender_M" if c == "gender=M" else c for c in o.covariates_used]
         assert "income" not in columns  # has gaps: left out of the omnibus
-        manova = MANOVA(pair[columns].to_numpy(float), sm.add_constant((pair.treatment == o.arm).to_numpy(float)))
+        manova = MANOVA(
+            pair[columns].to_numpy(float),
+            sm.add_constant((pair.treatment == o.arm).to_numpy(float)),
+        )
         result = manova.mv_test().results["x1"]["stat"]
         assert o.p == pytest.approx(result.loc["Hotelling-Lawley trace", "Pr > F"], rel=1e-6)
         assert o.f == pytest.approx(result.loc["Hotelling-Lawley trace", "F Value"], rel=1e-6)
 
 
-def test_composition_matches_scipy(analysis: ExperimentAnalysis, three_arm_frame: pd.DataFrame) -> None:
+def test_composition_matches_scipy(
+    analysis: ExperimentAnalysis, three_arm_frame: pd.DataFrame
+) -> None:
     rules = dict(s.split("=", 1) for s in SEGMENTS)
     for c in analysis.composition:
         inside = three_arm_frame.eval(rules[c.segment])
         if c.variable == "gender":
             table = pd.crosstab(inside, three_arm_frame.gender).to_numpy()
-            assert c.p == pytest.approx(stats.chi2_contingency(table, correction=False).pvalue, rel=1e-8)
+            assert c.p == pytest.approx(
+                stats.chi2_contingency(table, correction=False).pvalue, rel=1e-8
+            )
             share = (three_arm_frame.loc[inside, "gender"] == c.level).mean()
             assert c.segment_value == pytest.approx(share, rel=1e-12)
             continue
@@ -127,14 +143,26 @@ def test_composition_matches_scipy(analysis: ExperimentAnalysis, three_arm_frame
         b = three_arm_frame.loc[~inside, c.variable].dropna()
         assert c.segment_value == pytest.approx(a.mean(), rel=1e-10)
         assert c.rest_value == pytest.approx(b.mean(), rel=1e-10)
-        assert c.p == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-6, abs=1e-300)
+        assert c.p == pytest.approx(
+            stats.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-6, abs=1e-300
+        )
     # the planted demographic difference: Instagram segment A has more women
-    gender_a = [c for c in analysis.composition if c.segment == "A" and c.variable == "gender" and c.level == "F"]
+    gender_a = [
+        c
+        for c in analysis.composition
+        if c.segment == "A" and c.variable == "gender" and c.level == "F"
+    ]
     assert gender_a[0].p < 1e-6 and gender_a[0].segment_value > gender_a[0].rest_value
 
 
-def test_amount_bootstrap_and_mann_whitney(analysis: ExperimentAnalysis, three_arm_frame: pd.DataFrame) -> None:
-    assert analysis.outcome_kinds == {"trans_after": "count", "revenue_after": "amount", "converted": "binary"}
+def test_amount_bootstrap_and_mann_whitney(
+    analysis: ExperimentAnalysis, three_arm_frame: pd.DataFrame
+) -> None:
+    assert analysis.outcome_kinds == {
+        "trans_after": "count",
+        "revenue_after": "amount",
+        "converted": "binary",
+    }
     rows = [e for e in analysis.effects if e.outcome == "revenue_after"]
     assert all(e.amount_status == "ok" for e in rows)
     for e in rows:
@@ -161,8 +189,16 @@ def test_bootstrap_interval_covers_like_welch() -> None:
     assert r.bootstrap_ci_low == pytest.approx(ci.low, abs=0.006)
     assert r.bootstrap_ci_high == pytest.approx(ci.high, abs=0.006)
     # subsample rescaling: a 2,000-row sample of each arm stands for the full 4,000-row arms
-    r2 = bootstrap_difference(a[:2000], b[:2000], n_control=4000, n_treatment=4000,
-                              mean_control=a.mean(), mean_treatment=b.mean(), resamples=2000, seed=1)
+    r2 = bootstrap_difference(
+        a[:2000],
+        b[:2000],
+        n_control=4000,
+        n_treatment=4000,
+        mean_control=a.mean(),
+        mean_treatment=b.mean(),
+        resamples=2000,
+        seed=1,
+    )
     assert (r2.bootstrap_ci_high - r2.bootstrap_ci_low) == pytest.approx(ci.high - ci.low, rel=0.08)
 
 
@@ -172,7 +208,11 @@ def test_p_adjusted_holm_and_bh(analysis: ExperimentAnalysis) -> None:
     assert [e.p_adjusted for e in overall] == pytest.approx(list(expected), rel=1e-12)
     for outcome in OUTCOMES:
         for arm in ("coupon10", "coupon20"):
-            rows = [e for e in analysis.effects if e.segment != "all" and e.outcome == outcome and e.arm == arm]
+            rows = [
+                e
+                for e in analysis.effects
+                if e.segment != "all" and e.outcome == outcome and e.arm == arm
+            ]
             expected = multipletests([e.p for e in rows], method="fdr_bh")[1]
             assert [e.p_adjusted for e in rows] == pytest.approx(list(expected), rel=1e-12)
 
@@ -183,7 +223,9 @@ def test_multiplicity_functions_against_statsmodels() -> None:
         p = rng.uniform(0, 0.2, size) ** 2
         p[0] = p[-1]  # a tie
         assert holm(list(p)) == pytest.approx(list(multipletests(p, method="holm")[1]), rel=1e-12)
-        assert benjamini_hochberg(list(p)) == pytest.approx(list(multipletests(p, method="fdr_bh")[1]), rel=1e-12)
+        assert benjamini_hochberg(list(p)) == pytest.approx(
+            list(multipletests(p, method="fdr_bh")[1]), rel=1e-12
+        )
     assert holm([0.01, None, 0.02]) == pytest.approx([0.02, None, 0.02])
     assert benjamini_hochberg([None]) == [None]
 
@@ -197,7 +239,9 @@ def test_srm_against_scipy() -> None:
     assert small.test == "exact binomial"
     assert small.p == pytest.approx(stats.binomtest(60, 100, 0.5).pvalue, rel=1e-12)
     skewed = sample_ratio_mismatch({"c": 2_000, "t": 8_400}, {"c": 0.2, "t": 0.8})
-    assert skewed.p == pytest.approx(stats.chisquare([2_000, 8_400], [2_080, 8_320]).pvalue, rel=1e-10)
+    assert skewed.p == pytest.approx(
+        stats.chisquare([2_000, 8_400], [2_080, 8_320]).pvalue, rel=1e-10
+    )
     alarm = sample_ratio_mismatch({"a": 10_000, "b": 10_600, "c": 10_000})
     assert alarm.alarm and alarm.p < 0.001
     tiny = sample_ratio_mismatch({"a": 3, "b": 1, "c": 0})

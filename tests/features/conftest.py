@@ -33,13 +33,27 @@ def random_o2o(rows: int, seed: int, start: str = "2016-01-01", days: int = 166)
         if has_coupon[i]:
             date = (received[i] + dt.timedelta(days=int(delay[i]))) if used[i] else None
             records.append(
-                (users[i], merchants[i], coupons[i], offer[i], distance[i],
-                 received[i].strftime("%Y%m%d"), date.strftime("%Y%m%d") if date else "null")
+                (
+                    users[i],
+                    merchants[i],
+                    coupons[i],
+                    offer[i],
+                    distance[i],
+                    received[i].strftime("%Y%m%d"),
+                    date.strftime("%Y%m%d") if date else "null",
+                )
             )
         else:
             records.append(
-                (users[i], merchants[i], "null", "null", distance[i], "null",
-                 received[i].strftime("%Y%m%d"))
+                (
+                    users[i],
+                    merchants[i],
+                    "null",
+                    "null",
+                    distance[i],
+                    "null",
+                    received[i].strftime("%Y%m%d"),
+                )
             )
     return pd.DataFrame(records, columns=HEADER.split(","))
 

@@ -86,7 +86,9 @@ def test_feature_window_sees_no_future(o2o_csv, con) -> None:
     new_bought = (bought + shift).where(rng.random(len(changed)) < 0.5)
     changed.loc[later_use, "purchase_date"] = new_bought[later_use]
     # 2. receipts used inside the window... stay; unused receipts before the end get used after it
-    unused_before = changed["coupon_id"].notna() & changed["purchase_date"].isna() & (received <= end)
+    unused_before = (
+        changed["coupon_id"].notna() & changed["purchase_date"].isna() & (received <= end)
+    )
     changed.loc[unused_before, "purchase_date"] = end + pd.Timedelta(days=3)
     # 3. everything about rows received after the end is scrambled
     after = received > end
@@ -113,6 +115,8 @@ def test_feature_window_sees_no_future(o2o_csv, con) -> None:
 
 def test_candidates_must_have_the_columns(o2o_csv, con) -> None:
     data = load_o2o(o2o_csv(200, seed=1), con)
-    pair = WindowPair("x", dt.date(2016, 1, 1), dt.date(2016, 3, 1), dt.date(2016, 3, 2), dt.date(2016, 4, 1))
+    pair = WindowPair(
+        "x", dt.date(2016, 1, 1), dt.date(2016, 3, 1), dt.date(2016, 3, 2), dt.date(2016, 4, 1)
+    )
     with pytest.raises(InputError, match="missing column 'distance'"):
         build_features(data.table, data.table.drop("distance"), pair)

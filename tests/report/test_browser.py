@@ -57,7 +57,9 @@ def test_every_page_renders_in_chromium(site: Path) -> None:
                 problems: list[str] = []
                 page.on("console", lambda m, bad=problems: m.type == "error" and bad.append(m.text))
                 page.on("pageerror", lambda e, bad=problems: bad.append(str(e)))
-                page.on("requestfailed", lambda r, bad=problems: bad.append(f"request failed: {r.url}"))
+                page.on(
+                    "requestfailed", lambda r, bad=problems: bad.append(f"request failed: {r.url}")
+                )
                 page.goto(path.as_uri())
                 page.wait_for_load_state("load")
                 assert problems == [], f"{path}: {problems}"
@@ -72,7 +74,9 @@ def test_every_page_renders_in_chromium(site: Path) -> None:
                 if path.name == "report.html":
                     assert charts > 0, f"{path}: a report without charts"
                     assert page.locator("#provenance").count() == 1
-                hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+                hrefs = page.evaluate(
+                    "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
+                )
                 for href in hrefs:
                     url = urlparse(href)
                     if url.scheme == "file":
@@ -99,11 +103,19 @@ def test_tables_sort_when_a_header_is_clicked(site: Path) -> None:
         table = page.locator("table.sortable").filter(has_text="usage_rate").first
         column = table.locator("th").all_inner_texts().index("issued")
         table.locator("th").nth(column).click()
-        values = [float(v) for v in table.locator(f"tbody tr td:nth-child({column + 1})").evaluate_all(
-            "cells => cells.map(c => c.getAttribute('data-sort'))")]
+        values = [
+            float(v)
+            for v in table.locator(f"tbody tr td:nth-child({column + 1})").evaluate_all(
+                "cells => cells.map(c => c.getAttribute('data-sort'))"
+            )
+        ]
         assert values == sorted(values)
         table.locator("th").nth(column).click()
-        values = [float(v) for v in table.locator(f"tbody tr td:nth-child({column + 1})").evaluate_all(
-            "cells => cells.map(c => c.getAttribute('data-sort'))")]
+        values = [
+            float(v)
+            for v in table.locator(f"tbody tr td:nth-child({column + 1})").evaluate_all(
+                "cells => cells.map(c => c.getAttribute('data-sort'))"
+            )
+        ]
         assert values == sorted(values, reverse=True)
         browser.close()

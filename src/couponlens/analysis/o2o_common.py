@@ -101,9 +101,7 @@ def wilson_interval(
     if ok.any():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            lo, hi = proportion_confint(
-                count[ok], nobs[ok], alpha=1 - CONFIDENCE, method="wilson"
-            )
+            lo, hi = proportion_confint(count[ok], nobs[ok], alpha=1 - CONFIDENCE, method="wilson")
         low[ok] = np.clip(lo, 0.0, 1.0)
         high[ok] = np.clip(hi, 0.0, 1.0)
     return low, high

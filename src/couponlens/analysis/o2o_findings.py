@@ -85,9 +85,7 @@ def _usage(a: O2OAnalysis) -> list[str]:
         f"{num(overall.successes)} of {num(overall.trials)})"
     )
     if within.rate is not None:
-        text += (
-            f", and {pct(within.rate)} within {a.window_days} days of receipt ({ci(within)})"
-        )
+        text += f", and {pct(within.rate)} within {a.window_days} days of receipt ({ci(within)})"
     return [text + "."]
 
 
@@ -222,7 +220,9 @@ def _usage_pattern(b: UsageBreakdown) -> list[str]:
     if b.test.p is not None and b.test.p < ALPHA:
         head = f"The usage rate differs by {what} (chi-square {fmt_p(b.test.p)})"
     elif b.test.p is not None:
-        head = f"The usage rate does not differ significantly by {what} (chi-square {fmt_p(b.test.p)})"
+        head = (
+            f"The usage rate does not differ significantly by {what} (chi-square {fmt_p(b.test.p)})"
+        )
     else:
         head = f"By {what}"
     return [f"{head}: highest for {part(high)}, lowest for {part(low)}."]
@@ -292,7 +292,9 @@ def o2o_findings(analysis: O2OAnalysis) -> list[str]:
         daily = a.daily.frame
         span = ""
         if not daily.empty:
-            span = f" received {daily['date'].min().isoformat()} to {daily['date'].max().isoformat()}"
+            span = (
+                f" received {daily['date'].min().isoformat()} to {daily['date'].max().isoformat()}"
+            )
         return [
             f"The file has no Date column (the test layout), so coupon use cannot be measured: it "
             f"holds {num(a.record_classes.coupon_receipts)} coupon receipts{span}. Usage rates, "

@@ -219,8 +219,12 @@ def purchases_per_user(
     histogram = pd.DataFrame(
         {
             "purchases": [b[0] for b in PER_USER_BINS],
-            "buyers_by_coupon_purchases": [count(f"coupon_bin{i}") for i in range(len(PER_USER_BINS))],
-            "buyers_by_normal_purchases": [count(f"normal_bin{i}") for i in range(len(PER_USER_BINS))],
+            "buyers_by_coupon_purchases": [
+                count(f"coupon_bin{i}") for i in range(len(PER_USER_BINS))
+            ],
+            "buyers_by_normal_purchases": [
+                count(f"normal_bin{i}") for i in range(len(PER_USER_BINS))
+            ],
         }
     )
     return PurchasesPerUser(

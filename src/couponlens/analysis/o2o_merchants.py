@@ -184,9 +184,9 @@ def popular_merchants(
         mean_discount=used.discount_rate.mean(),
     )
     popular = per_merchant.filter(per_merchant.coupon_users > threshold)
-    frame = popular.order_by(
-        [ibis.desc("coupon_users"), ibis.asc("merchant_id")]
-    ).execute()[columns]
+    frame = popular.order_by([ibis.desc("coupon_users"), ibis.asc("merchant_id")]).execute()[
+        columns
+    ]
     for column in ("merchant_id", "coupon_users", "coupon_purchases"):
         frame[column] = frame[column].astype("int64")
     for column in ("mean_distance", "mean_discount"):

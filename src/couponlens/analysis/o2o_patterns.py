@@ -93,9 +93,7 @@ def usage_by(
         )
     frame["used"] = frame["used"].fillna(0).astype("int64")
     frame = add_rate_columns(frame, "used", "issued", "usage_rate")
-    test = independence_test(
-        frame["used"].to_numpy(), (frame["issued"] - frame["used"]).to_numpy()
-    )
+    test = independence_test(frame["used"].to_numpy(), (frame["issued"] - frame["used"]).to_numpy())
     status = OK if len(frame) else "not estimable: no coupons were issued"
     return UsageBreakdown(dimension, frame, test, status)
 
@@ -143,7 +141,9 @@ def weighted_quantile(values: np.ndarray, counts: np.ndarray, q: float) -> float
         return None
     position = q * (total - 1)
     below, above = int(np.floor(position)), int(np.ceil(position))
-    ends = np.cumsum(counts)  # the value at sorted index i is values[searchsorted(ends, i, 'right')]
+    ends = np.cumsum(
+        counts
+    )  # the value at sorted index i is values[searchsorted(ends, i, 'right')]
     low = values[np.searchsorted(ends, below, side="right")]
     high = values[np.searchsorted(ends, above, side="right")]
     return float(low + (high - low) * (position - below))

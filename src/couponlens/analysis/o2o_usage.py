@@ -159,7 +159,10 @@ class UsageRates(Result):
     def to_frame(self) -> pd.DataFrame:
         """Two rows (``overall``, ``within_{window_days}d``) with counts, rate and interval."""
         rows = []
-        for name, p in (("overall", self.overall), (f"within_{self.window_days}d", self.within_window)):
+        for name, p in (
+            ("overall", self.overall),
+            (f"within_{self.window_days}d", self.within_window),
+        ):
             rows.append({"measure": name, **p.to_dict()})
         return pd.DataFrame(rows)
 
@@ -238,9 +241,7 @@ class DailyUsage(Result):
         return list(jsonable(frame))
 
 
-def daily_usage(
-    data: ir.Table | O2OData, *, has_purchase_dates: bool | None = None
-) -> DailyUsage:
+def daily_usage(data: ir.Table | O2OData, *, has_purchase_dates: bool | None = None) -> DailyUsage:
     """Coupons issued, used and the usage rate by receipt date (one grouped pass).
 
     Example:

@@ -13,13 +13,14 @@ import sys
 
 import typer
 
-from couponlens.cli._app import app, console_err
-from couponlens.errors import CouponlensError
+from couponlens.cli import demo as _demo  # noqa: E402,F401
+from couponlens.cli import experiment as _experiment  # noqa: E402,F401
 
 # Sub-app modules register their commands on import; add one line per module.
 from couponlens.cli import o2o as _o2o  # noqa: E402,F401
-from couponlens.cli import demo as _demo  # noqa: E402,F401
-from couponlens.cli import experiment as _experiment  # noqa: E402,F401
+from couponlens.cli import o2o_model as _o2o_model  # noqa: E402,F401
+from couponlens.cli._app import app, console_err
+from couponlens.errors import CouponlensError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,11 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         console_err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return 2
     except Exception as exc:  # click's own usage errors, and anything unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("COUPONLENS_DEBUG"):
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
@@ -54,6 +53,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """True for click's own errors (bad option, missing argument), whichever click Typer ships.
+
+    Typer >= 0.20 vendors click as ``typer._click``; older releases depend on ``click``.
+    """
+    for module_name in ("click", "typer._click"):
+        try:
+            module = __import__(module_name, fromlist=["ClickException"])
+        except ImportError:
+            continue
+        if isinstance(exc, module.ClickException):
+            return True
+    return False
 
 
 def _entry() -> None:

@@ -17,5 +17,7 @@ console_err = Console(stderr=True)
 
 generate_app = typer.Typer(help="Write synthetic data with planted truths.", no_args_is_help=True)
 app.add_typer(generate_app, name="generate")
-o2o_app = typer.Typer(help="O2O coupon logs (Tianchi layout): analysis, models.", no_args_is_help=True)
+o2o_app = typer.Typer(
+    help="O2O coupon logs (Tianchi layout): analysis, models.", no_args_is_help=True
+)
 app.add_typer(o2o_app, name="o2o")

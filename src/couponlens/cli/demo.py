@@ -53,12 +53,16 @@ def demo_o2o(out: Path, rows: int, seed: int) -> SiteEntry:
 
 @app.command("demo")
 def demo_command(
-    out: Path = typer.Option(Path("demo"), "--out", help="Folder for the sample data and the reports."),
+    out: Path = typer.Option(
+        Path("demo"), "--out", help="Folder for the sample data and the reports."
+    ),
     rows: int = typer.Option(200_000, "--rows", min=1000, help="Rows of generated O2O log."),
     seed: int = typer.Option(7, "--seed", help="Random seed of the generated data."),
 ) -> None:
     """Generate sample data, run every job on it and write the report site (what `make demo` runs)."""
     entries = [demo_o2o(out, rows, seed)]
-    index = write_index(out, entries, source="generated sample data", options={"rows": rows, "seed": seed})
+    index = write_index(
+        out, entries, source="generated sample data", options={"rows": rows, "seed": seed}
+    )
     console.rule()
     console.print(f"site: {index}")

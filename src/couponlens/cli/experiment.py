@@ -26,29 +26,44 @@ def _split(text: str | None) -> list[float] | None:
     try:
         return [float(part) for part in text.split(",")]
     except ValueError:
-        raise InputError(f"--split {text!r}: expected comma-separated shares such as 0.5,0.5") from None
+        raise InputError(
+            f"--split {text!r}: expected comma-separated shares such as 0.5,0.5"
+        ) from None
 
 
 @experiment_app.command("report")
 def report_command(
-    data: Annotated[Path, typer.Argument(help="Experiment table (CSV or Parquet), one row per unit.")],
+    data: Annotated[
+        Path, typer.Argument(help="Experiment table (CSV or Parquet), one row per unit.")
+    ],
     treatment: Annotated[str, typer.Option(help="Column naming each unit's arm.")],
     control: Annotated[str, typer.Option(help="The control arm's value in the treatment column.")],
     outcome: Annotated[list[str], typer.Option(help="Outcome column (repeat for several).")],
     out: Annotated[Path, typer.Option(help="Folder for report.html and results.json.")],
-    covariate: Annotated[list[str] | None, typer.Option(help="Pre-treatment covariate (repeat).")] = None,
+    covariate: Annotated[
+        list[str] | None, typer.Option(help="Pre-treatment covariate (repeat).")
+    ] = None,
     pre_period: Annotated[
-        list[str] | None, typer.Option("--pre-period", help="Numeric pre-period column for ANCOVA (repeat).")
+        list[str] | None,
+        typer.Option("--pre-period", help="Numeric pre-period column for ANCOVA (repeat)."),
     ] = None,
     segment: Annotated[
-        list[str] | None, typer.Option(help="Segment rule NAME=EXPR, e.g. 'A=channel_acq == 3 & num_past_purch <= 2'.")
+        list[str] | None,
+        typer.Option(
+            help="Segment rule NAME=EXPR, e.g. 'A=channel_acq == 3 & num_past_purch <= 2'."
+        ),
     ] = None,
     split: Annotated[
-        str | None, typer.Option(help="Planned shares, control first then other arms sorted, e.g. 0.5,0.5.")
+        str | None,
+        typer.Option(help="Planned shares, control first then other arms sorted, e.g. 0.5,0.5."),
     ] = None,
-    primary: Annotated[list[str] | None, typer.Option(help="Primary outcome for Holm (default: all).")] = None,
+    primary: Annotated[
+        list[str] | None, typer.Option(help="Primary outcome for Holm (default: all).")
+    ] = None,
     alpha: Annotated[float, typer.Option(help="1 - confidence level.")] = 0.05,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for amount outcomes (0: skip).")] = 1000,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples for amount outcomes (0: skip).")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and row samples.")] = 0,
 ) -> None:
     """Analyse a randomized experiment and write report.html + results.json."""
@@ -76,16 +91,30 @@ def report_command(
     folder = write_experiment_report(analysis, out)
     for sentence in analysis.findings[:6]:
         console.print(f"- {sentence}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"wrote {folder / 'report.html'} and {folder / 'results.json'}", highlight=False)
+    console.print(
+        f"wrote {folder / 'report.html'} and {folder / 'results.json'}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @experiment_app.command("power")
 def power_command(
-    baseline: Annotated[float, typer.Option(help="Control mean (a rate in 0..1 for a binary metric).")],
-    mde: Annotated[float | None, typer.Option(help="Effect to detect; omit and give --n for the MDE.")] = None,
-    n: Annotated[int | None, typer.Option("--n", help="Total units available (gives the MDE).")] = None,
-    sd: Annotated[float | None, typer.Option(help="Standard deviation of a mean metric (omit for binary).")] = None,
-    relative: Annotated[bool, typer.Option(help="--mde (and the reported MDE) relative to the baseline.")] = False,
+    baseline: Annotated[
+        float, typer.Option(help="Control mean (a rate in 0..1 for a binary metric).")
+    ],
+    mde: Annotated[
+        float | None, typer.Option(help="Effect to detect; omit and give --n for the MDE.")
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("--n", help="Total units available (gives the MDE).")
+    ] = None,
+    sd: Annotated[
+        float | None, typer.Option(help="Standard deviation of a mean metric (omit for binary).")
+    ] = None,
+    relative: Annotated[
+        bool, typer.Option(help="--mde (and the reported MDE) relative to the baseline.")
+    ] = False,
     alpha: Annotated[float, typer.Option(help="Two-sided significance level.")] = 0.05,
     power: Annotated[float, typer.Option(help="Power.")] = 0.8,
     treatment_share: Annotated[float, typer.Option(help="Share of units treated.")] = 0.5,
@@ -96,18 +125,33 @@ def power_command(
     if (mde is None) == (n is None):
         raise InputError("give exactly one of --mde (for the sample size) or --n (for the MDE)")
     if mde is not None:
-        plan = plan_sample_size(baseline=baseline, mde=mde, sd=sd, alpha=alpha, power=power,
-                                treatment_share=treatment_share, relative=relative)
+        plan = plan_sample_size(
+            baseline=baseline,
+            mde=mde,
+            sd=sd,
+            alpha=alpha,
+            power=power,
+            treatment_share=treatment_share,
+            relative=relative,
+        )
         console.print(
             f"{plan.metric} metric, baseline {baseline:g}, effect {plan.absolute_mde:g}: "
             f"{plan.n_control:,} control + {plan.n_treatment:,} treated = {plan.n_total:,} units "
             f"(alpha {alpha:g}, power {power:g})",
             highlight=False,
+            soft_wrap=True,
         )
     else:
         assert n is not None
-        plan = minimum_detectable_effect(baseline=baseline, n_total=n, sd=sd, alpha=alpha, power=power,
-                                         treatment_share=treatment_share, relative=relative)
+        plan = minimum_detectable_effect(
+            baseline=baseline,
+            n_total=n,
+            sd=sd,
+            alpha=alpha,
+            power=power,
+            treatment_share=treatment_share,
+            relative=relative,
+        )
         if plan.status != "ok":
             console.print(plan.status, highlight=False)
             return
@@ -116,6 +160,7 @@ def power_command(
             f"{plan.metric} metric, baseline {baseline:g}, {n:,} units: minimum detectable effect "
             f"{plan.mde:.4g}{unit} = {plan.absolute_mde:.4g} absolute (alpha {alpha:g}, power {power:g})",
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -124,7 +169,9 @@ def generate_experiment_command(
     rows: Annotated[int, typer.Option(help="Customers.")],
     out: Annotated[Path, typer.Option(help="Output file (CSV, or Parquet by suffix).")],
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    arms: Annotated[str, typer.Option(help="Arm names, control first, comma-separated.")] = "control,coupon",
+    arms: Annotated[
+        str, typer.Option(help="Arm names, control first, comma-separated.")
+    ] = "control,coupon",
 ) -> None:
     """A randomized coupon test with planted segment effects and known per-customer CATE."""
     from couponlens.datasets.experiment_synthetic import SEGMENTS, write_experiment

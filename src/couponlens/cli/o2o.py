@@ -12,7 +12,9 @@ from couponlens.cli._app import console, o2o_app
 from couponlens.report.o2o import REPORT_STEPS, O2OReportOutcome, o2o_report
 
 
-def run_with_progress(path: Path, out: Path, popular_threshold: int, strict: bool) -> O2OReportOutcome:
+def run_with_progress(
+    path: Path, out: Path, popular_threshold: int, strict: bool
+) -> O2OReportOutcome:
     """Run :func:`o2o_report` with a Rich progress bar over its steps."""
     steps = len(ANALYSIS_STEPS) + len(REPORT_STEPS)
     with Progress(
@@ -56,11 +58,18 @@ def print_summary(outcome: O2OReportOutcome) -> None:
 @o2o_app.command("report")
 def report_command(
     file: Path = typer.Argument(..., help="O2O log in the Tianchi layout (CSV or Parquet)."),
-    out: Path = typer.Option(..., "--out", help="Folder for report.html, results.json, quarantine.csv."),
-    popular_threshold: int = typer.Option(
-        500, "--popular-threshold", min=0, help="A popular merchant has more distinct coupon users than this."
+    out: Path = typer.Option(
+        ..., "--out", help="Folder for report.html, results.json, quarantine.csv."
     ),
-    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad row instead of quarantining it."),
+    popular_threshold: int = typer.Option(
+        500,
+        "--popular-threshold",
+        min=0,
+        help="A popular merchant has more distinct coupon users than this.",
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Stop at the first bad row instead of quarantining it."
+    ),
 ) -> None:
     """Analyse coupon usage, store traffic and spending habits; write an HTML report."""
     print_summary(run_with_progress(file, out, popular_threshold, strict))

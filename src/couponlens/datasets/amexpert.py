@@ -199,9 +199,7 @@ def _check_header(path: Path, header: Sequence[str], required: Sequence[str]) ->
     )
 
 
-def _read_text_table(
-    con: BaseBackend, path: Path, required: Sequence[str], name: str
-) -> ir.Table:
+def _read_text_table(con: BaseBackend, path: Path, required: Sequence[str], name: str) -> ir.Table:
     """Every field as text, plus ``line_number`` (the header is line 1)."""
     header = _read_header(path)
     _check_header(path, header, required)
@@ -234,7 +232,9 @@ def _first_problem(path: Path, t: ir.Table, problems: list[Problem]) -> None:
     bad = flagged.filter(flagged._reason.notnull()).order_by("line_number").limit(1).execute()
     if len(bad):
         row = bad.iloc[0]
-        raise ValidationError(str(path), int(row["line_number"]), str(row["_column"]), str(row["_reason"]))
+        raise ValidationError(
+            str(path), int(row["line_number"]), str(row["_column"]), str(row["_reason"])
+        )
 
 
 def _required_int(column: str, text: ir.StringValue, pattern: str = _INT) -> list[Problem]:
@@ -329,7 +329,9 @@ def _campaigns(path: Path, raw: ir.Table) -> ir.Table:
 
 def _coupon_items(path: Path, raw: ir.Table) -> ir.Table:
     t = raw.mutate(coupon_id=_blank_to_null(raw.coupon_id), item_id=_blank_to_null(raw.item_id))
-    _first_problem(path, t, _required_int("coupon_id", t.coupon_id) + _required_int("item_id", t.item_id))
+    _first_problem(
+        path, t, _required_int("coupon_id", t.coupon_id) + _required_int("item_id", t.item_id)
+    )
     return t.select(
         line_number=t.line_number.cast("int64"),
         coupon_id=t.coupon_id.cast("int64"),
@@ -341,7 +343,11 @@ def _items(path: Path, raw: ir.Table) -> ir.Table:
     t = raw.mutate(**{c: _blank_to_null(raw[c]) for c in raw.columns if c != "line_number"})  # type: ignore[misc]
     problems = _required_int("item_id", t.item_id) + _required_int("brand", t.brand)
     problems += [
-        ("brand_type", t.brand_type.isnull(), "brand_type is missing; expected e.g. Established or Local"),
+        (
+            "brand_type",
+            t.brand_type.isnull(),
+            "brand_type is missing; expected e.g. Established or Local",
+        ),
         ("category", t.category.isnull(), "category is missing; expected a category name"),
     ]
     _first_problem(path, t, problems)
@@ -368,7 +374,11 @@ def _demographics(path: Path, raw: ir.Table) -> ir.Table:
             t.marital_status.notnull() & ~t.marital_status.isin(["Married", "Single"]),
             "marital_status: expected Married, Single or empty",
         ),
-        ("rented", t.rented.notnull() & ~t.rented.isin(["0", "1"]), "rented: expected 0, 1 or empty"),
+        (
+            "rented",
+            t.rented.notnull() & ~t.rented.isin(["0", "1"]),
+            "rented: expected 0, 1 or empty",
+        ),
         (
             "family_size",
             t.family_size.notnull() & ~t.family_size.re_search(_PLUS),
@@ -407,7 +417,9 @@ def _transactions(path: Path, raw: ir.Table) -> ir.Table:
     problems += _required_int("customer_id", t.customer_id) + _required_int("item_id", t.item_id)
     problems += _required_int("quantity", t.quantity)
     for col in ("selling_price", "other_discount", "coupon_discount"):
-        problems.append((col, t[col].isnull() | ~t[col].re_search(_NUMBER), f"{col}: expected a number"))
+        problems.append(
+            (col, t[col].isnull() | ~t[col].re_search(_NUMBER), f"{col}: expected a number")
+        )
     _first_problem(path, t, problems)
     return t.select(
         line_number=t.line_number.cast("int64"),
@@ -518,7 +530,9 @@ def load_amexpert(folder: str | Path, con: BaseBackend | None = None) -> AmExper
     _duplicates(paths["campaigns"], table("campaigns"), "campaign_id")
     _duplicates(paths["items"], table("items"), "item_id")
     _duplicates(paths["demographics"], table("demographics"), "customer_id")
-    _orphans(paths["coupon_items"], table("coupon_items"), "item_id", table("items"), TABLES["items"][0])
+    _orphans(
+        paths["coupon_items"], table("coupon_items"), "item_id", table("items"), TABLES["items"][0]
+    )
     for name in ("train", "test"):
         if tables[name] is None:
             continue
@@ -527,7 +541,11 @@ def load_amexpert(folder: str | Path, con: BaseBackend | None = None) -> AmExper
         _orphans(paths[name], table(name), "coupon_id", table("coupon_items"), mapping_file)
     if tables["transactions"] is not None:
         _orphans(
-            paths["transactions"], table("transactions"), "item_id", table("items"), TABLES["items"][0]
+            paths["transactions"],
+            table("transactions"),
+            "item_id",
+            table("items"),
+            TABLES["items"][0],
         )
 
     rows = {name: int(t.count().execute()) for name, t in tables.items() if t is not None}

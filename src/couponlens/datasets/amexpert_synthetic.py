@@ -134,7 +134,9 @@ def generate_amexpert(seed: int = 0, customers: int = 1000) -> AmExpertTables:
     brand_type = np.where(rng.random(n_brands) < 0.8, "Established", "Local")
     item_brand = np.sort(rng.integers(0, n_brands, n_items))  # items grouped by brand
     item_category = np.where(
-        rng.random(n_items) < 0.85, brand_category[item_brand], rng.integers(0, len(CATEGORIES), n_items)
+        rng.random(n_items) < 0.85,
+        brand_category[item_brand],
+        rng.integers(0, len(CATEGORIES), n_items),
     )
     item_data = pd.DataFrame(
         {
@@ -218,15 +220,28 @@ def generate_amexpert(seed: int = 0, customers: int = 1000) -> AmExpertTables:
     coupon_brands = mapping.merge(item_data[["item_id", "brand"]], on="item_id")[
         ["coupon_id", "brand"]
     ].drop_duplicates()
-    by_brand = offer_frame[["row", "customer_id", "coupon_id", "start"]].merge(coupon_brands, on="coupon_id")
+    by_brand = offer_frame[["row", "customer_id", "coupon_id", "start"]].merge(
+        coupon_brands, on="coupon_id"
+    )
     by_brand = by_brand.merge(tx[["customer_id", "brand", "date"]], on=["customer_id", "brand"])
     brand_purchases = (
-        by_brand[by_brand.date < by_brand.start].groupby("row").size().reindex(offer_frame.row, fill_value=0)
+        by_brand[by_brand.date < by_brand.start]
+        .groupby("row")
+        .size()
+        .reindex(offer_frame.row, fill_value=0)
     )
-    by_item = offer_frame[["row", "customer_id", "coupon_id", "start"]].merge(mapping, on="coupon_id")
-    by_item = by_item.merge(transactions[["customer_id", "item_id", "date"]], on=["customer_id", "item_id"])
+    by_item = offer_frame[["row", "customer_id", "coupon_id", "start"]].merge(
+        mapping, on="coupon_id"
+    )
+    by_item = by_item.merge(
+        transactions[["customer_id", "item_id", "date"]], on=["customer_id", "item_id"]
+    )
     item_bought = (
-        by_item[by_item.date < by_item.start].groupby("row").size().reindex(offer_frame.row, fill_value=0) > 0
+        by_item[by_item.date < by_item.start]
+        .groupby("row")
+        .size()
+        .reindex(offer_frame.row, fill_value=0)
+        > 0
     )
     logit = (
         PLANTED["base"]
@@ -260,27 +275,35 @@ def generate_amexpert(seed: int = 0, customers: int = 1000) -> AmExpertTables:
             }
         )
         transactions = pd.concat([transactions, coupon_tx], ignore_index=True)
-    transactions = transactions.sort_values(["date", "customer_id"], kind="stable").reset_index(drop=True)
+    transactions = transactions.sort_values(["date", "customer_id"], kind="stable").reset_index(
+        drop=True
+    )
     transactions["date"] = transactions["date"].dt.strftime("%Y-%m-%d")
 
     # Ids shuffled across train and test, as in the competition files.
     offer_frame["id"] = rng.permutation(len(offer_frame)) + 1
     offer_frame = offer_frame.sort_values("id").reset_index(drop=True)
     is_train = offer_frame.campaign_id <= 12
-    train = offer_frame.loc[is_train, ["id", "campaign_id", "coupon_id", "customer_id", "redemption_status"]]
+    train = offer_frame.loc[
+        is_train, ["id", "campaign_id", "coupon_id", "customer_id", "redemption_status"]
+    ]
     test = offer_frame.loc[~is_train, ["id", "campaign_id", "coupon_id", "customer_id"]]
     truth = offer_frame[["id", "redemption_probability", "redemption_status"]]
 
     # Demographics for about 60% of the customers, with the real file's gaps and "+" codes.
     with_demo = np.flatnonzero(rng.random(customers) < 0.6)
-    family = rng.choice(["1", "2", "3", "4", "5+"], size=len(with_demo), p=[0.3, 0.4, 0.14, 0.08, 0.08])
+    family = rng.choice(
+        ["1", "2", "3", "4", "5+"], size=len(with_demo), p=[0.3, 0.4, 0.14, 0.08, 0.08]
+    )
     children = np.where(
         np.isin(family, ["3", "4", "5+"]),
         rng.choice(["1", "2", "3+"], size=len(with_demo)),
         "",
     )
     children = np.where((children != "") & (rng.random(len(with_demo)) < 0.2), "", children)
-    income = np.clip(np.round(5 + 1.5 * proneness[with_demo] + rng.normal(0, 2, len(with_demo))), 1, 12)
+    income = np.clip(
+        np.round(5 + 1.5 * proneness[with_demo] + rng.normal(0, 2, len(with_demo))), 1, 12
+    )
     demographics = pd.DataFrame(
         {
             "customer_id": with_demo + 1,

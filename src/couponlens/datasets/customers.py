@@ -242,7 +242,10 @@ def read_mapping(path: str | Path) -> Mapping:
             )
         names = {c.name for c in SCHEMA[table]}
         columns = {str(k): str(v) for k, v in dict(spec.get("columns", {})).items()}
-        values = {str(k): {str(a): str(b) for a, b in dict(v).items()} for k, v in dict(spec.get("values", {})).items()}
+        values = {
+            str(k): {str(a): str(b) for a, b in dict(v).items()}
+            for k, v in dict(spec.get("values", {})).items()
+        }
         for key in list(columns) + list(values):
             if key not in names:
                 raise InputError(
@@ -331,7 +334,9 @@ def _find_file(data_dir: Path, table: str, mapping: Mapping) -> Path | None:
         path = Path(spec.file)
         path = path if path.is_absolute() else data_dir / path
         if not path.is_file():
-            raise InputError(f"{path}: the mapping names this file for {table}, but it does not exist")
+            raise InputError(
+                f"{path}: the mapping names this file for {table}, but it does not exist"
+            )
         return path
     for stem in FILE_STEMS[table]:
         for suffix in (".csv", ".parquet", ".csv.gz"):
@@ -346,9 +351,7 @@ def _read_source(con: BaseBackend, path: Path) -> ir.Table:
     name = f"_cl_src_{uuid.uuid4().hex[:12]}"
     try:
         if path.suffix == ".parquet":
-            con.raw_sql(
-                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{literal}')"
-            )
+            con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{literal}')")
         else:
             con.raw_sql(
                 f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv('{literal}', header=true, "
@@ -363,7 +366,9 @@ def _read_source(con: BaseBackend, path: Path) -> ir.Table:
 def _numbered(con: BaseBackend, name: str) -> ir.Table:
     """The staged source with ``_line`` (its line in a CSV file: header is line 1) and text columns."""
     table = con.sql(f'SELECT rowid + 2 AS "_line", * FROM {name}')
-    return table.select("_line", **{c: table[c].cast("string") for c in table.columns if c != "_line"})
+    return table.select(
+        "_line", **{c: table[c].cast("string") for c in table.columns if c != "_line"}
+    )
 
 
 def _match_columns(
@@ -380,7 +385,9 @@ def _match_columns(
                     f"{where}: the mapping names column {explicit!r} for {column.name}, but the "
                     f"file has only {list(source.columns)}"
                 )
-            chosen[column.name] = explicit if explicit in source.columns else lower[explicit.lower()]
+            chosen[column.name] = (
+                explicit if explicit in source.columns else lower[explicit.lower()]
+            )
             continue
         for alias in column.aliases:
             if alias in lower:
@@ -406,9 +413,7 @@ def _clean_text(value: ir.Value) -> ir.StringValue:
     return ibis.ifelse(text == "", ibis.null("string"), text)
 
 
-def _parse(
-    text: ir.StringValue, dtype: str, fmt: str | None
-) -> ir.Value:
+def _parse(text: ir.StringValue, dtype: str, fmt: str | None) -> ir.Value:
     if dtype == "string":
         return text
     if dtype == "int64":
@@ -432,9 +437,7 @@ def _int_from_text(text: ir.StringValue) -> ir.IntegerValue:
     return ibis.ifelse(number == number.floor(), number.cast("int64"), ibis.null("int64"))
 
 
-def _first_bad(
-    con: BaseBackend, staged: ir.Table, column: str, where: str, expected: str
-) -> None:
+def _first_bad(con: BaseBackend, staged: ir.Table, column: str, where: str, expected: str) -> None:
     bad = staged.filter(staged[f"_src_{column}"].notnull() & staged[column].isnull())
     count = int(bad.count().execute())
     if count:
@@ -601,7 +604,13 @@ def os_from_model(model: ir.StringValue, platform: ir.StringValue) -> ir.StringV
     return ibis.cases(
         ((platform == "website") | m.startswith("h5"), ibis.literal("web")),
         (model.isnull(), ibis.literal("unknown")),
-        (m.startswith("iphone") | m.startswith("ipad") | m.startswith("ipod") | m.startswith("apple"), ibis.literal("iOS")),
+        (
+            m.startswith("iphone")
+            | m.startswith("ipad")
+            | m.startswith("ipod")
+            | m.startswith("apple"),
+            ibis.literal("iOS"),
+        ),
         (m.contains("lumia") | m.contains("windows"), ibis.literal("Windows")),
         else_=ibis.literal("Android"),
     )
@@ -634,7 +643,9 @@ def _load_sources(
         )
     if "devices" in loaded:
         devices = loaded["devices"]
-        repeated = devices.group_by("device_id").aggregate(n=devices.count()).filter(lambda t: t.n > 1)
+        repeated = (
+            devices.group_by("device_id").aggregate(n=devices.count()).filter(lambda t: t.n > 1)
+        )
         n_repeated = int(repeated.count().execute())
         if n_repeated:
             loads["devices"].notes.append(
@@ -643,7 +654,9 @@ def _load_sources(
             )
     if "tickets" in loaded:
         tickets = loaded["tickets"]
-        repeated = tickets.group_by("ticket_id").aggregate(n=tickets.count()).filter(lambda t: t.n > 1)
+        repeated = (
+            tickets.group_by("ticket_id").aggregate(n=tickets.count()).filter(lambda t: t.n > 1)
+        )
         n_repeated = int(repeated.count().execute())
         if n_repeated:
             loads["tickets"].notes.append(
@@ -744,9 +757,14 @@ def customer_data_from_frames(
         if frame is None:
             continue
         text = frame.astype(object).where(frame.notna(), None)
-        text = pd.DataFrame({c: [None if v is None else str(v) for v in text[c]] for c in text.columns}, dtype=object)
+        text = pd.DataFrame(
+            {c: [None if v is None else str(v) for v in text[c]] for c in text.columns},
+            dtype=object,
+        )
         name = f"_cl_src_{uuid.uuid4().hex[:12]}"
-        con.create_table(name, ibis.memtable(text, schema={c: "string" for c in text.columns}), temp=True)
+        con.create_table(
+            name, ibis.memtable(text, schema={c: "string" for c in text.columns}), temp=True
+        )
         sources[table] = (_numbered(con, name), f"<{table} frame>")
     if not sources:
         raise InputError("no tables given: pass at least customers or tickets")

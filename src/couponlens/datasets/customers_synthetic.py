@@ -106,7 +106,15 @@ THEATERS: tuple[str, ...] = tuple(
         "Can Tho",
     )
 )
-IPHONES: tuple[str, ...] = ("iphone 10,6", "iphone 11,6", "iphone 12,1", "iphone 12,5", "iphone 13,2", "iphone 9,4", "ipad7,5")
+IPHONES: tuple[str, ...] = (
+    "iphone 10,6",
+    "iphone 11,6",
+    "iphone 12,1",
+    "iphone 12,5",
+    "iphone 13,2",
+    "iphone 9,4",
+    "ipad7,5",
+)
 ANDROIDS: tuple[str, ...] = (
     "Samsung SM-N960F",
     "Samsung SM-G975F",
@@ -193,8 +201,30 @@ def _daily_frame(g: CustomerGenerator) -> pd.DataFrame:
 
 def _movies(rng: np.random.Generator, days: pd.DatetimeIndex) -> pd.DataFrame:
     """A catalogue of ordinary films, four opening each month."""
-    adjectives = ("Silent", "Last", "Red", "Hidden", "Broken", "Golden", "Lost", "Wild", "Dark", "Bright")
-    nouns = ("River", "Promise", "Night", "Garden", "Kingdom", "Summer", "Secret", "Road", "Storm", "Heart")
+    adjectives = (
+        "Silent",
+        "Last",
+        "Red",
+        "Hidden",
+        "Broken",
+        "Golden",
+        "Lost",
+        "Wild",
+        "Dark",
+        "Bright",
+    )
+    nouns = (
+        "River",
+        "Promise",
+        "Night",
+        "Garden",
+        "Kingdom",
+        "Summer",
+        "Secret",
+        "Road",
+        "Storm",
+        "Heart",
+    )
     rows = []
     months = pd.period_range(days[0], days[-1], freq="M")
     for i, period in enumerate(months):
@@ -229,14 +259,18 @@ def _bgnbd_visits(
     return np.concatenate(owners), np.concatenate(times)
 
 
-def _snap_to_weekday(rng: np.random.Generator, day: np.ndarray, weekday_of_start: int) -> np.ndarray:
+def _snap_to_weekday(
+    rng: np.random.Generator, day: np.ndarray, weekday_of_start: int
+) -> np.ndarray:
     """Move each visit within its week to a weekday drawn from the weekday weights."""
     weights = np.array(WEEKDAY_WEIGHTS) / sum(WEEKDAY_WEIGHTS)
     week_start = day - (day + weekday_of_start) % 7
     return week_start + rng.choice(7, size=day.size, p=weights)
 
 
-def generate_customer_tables(g: CustomerGenerator) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def generate_customer_tables(
+    g: CustomerGenerator,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The five tables (later-release layout) and the planted truths, in memory.
 
     Example:
@@ -336,12 +370,16 @@ def generate_customer_tables(g: CustomerGenerator) -> tuple[dict[str, pd.DataFra
     promo_p = np.array([g.promotion_probability[x] for x in generation])[visit_customer]
     promo_p = np.where(one_timer[visit_customer], 1.0, promo_p)
     uses_promo = rng.random(v) < promo_p
-    dd_share = g.direct_discount_share_start + (g.direct_discount_share_end - g.direct_discount_share_start) * elapsed
+    dd_share = (
+        g.direct_discount_share_start
+        + (g.direct_discount_share_end - g.direct_discount_share_start) * elapsed
+    )
     u = rng.random(v)
     ctype = np.where(u < dd_share, 0, np.where(u < dd_share + (1 - dd_share) * 0.7, 1, 2))
     n_campaigns = (40, 18, 6)
     campaign_ids = [
-        np.sort(rng.choice(np.arange(10_000, 80_000, 10), size=k, replace=False)) for k in n_campaigns
+        np.sort(rng.choice(np.arange(10_000, 80_000, 10), size=k, replace=False))
+        for k in n_campaigns
     ]
     all_ids = np.concatenate(campaign_ids)
     campaign_ids = [all_ids[:40], all_ids[40:58], all_ids[58:]]
@@ -367,7 +405,13 @@ def generate_customer_tables(g: CustomerGenerator) -> tuple[dict[str, pd.DataFra
     bank = 1.0 - in_app - g.cash_share - g.e_wallet_share
     u = rng.random(v)
     method_index = np.where(
-        u < bank, 0, np.where(u < bank + g.e_wallet_share, 1, np.where(u < bank + g.e_wallet_share + g.cash_share, 3, 2))
+        u < bank,
+        0,
+        np.where(
+            u < bank + g.e_wallet_share,
+            1,
+            np.where(u < bank + g.e_wallet_share + g.cash_share, 3, 2),
+        ),
     )
     method = np.array(PAYMENT_METHODS)[method_index]
 
@@ -385,14 +429,22 @@ def generate_customer_tables(g: CustomerGenerator) -> tuple[dict[str, pd.DataFra
     website_from = pd.Timestamp(g.website_from).to_datetime64()
     web_visit = (visit_time >= website_from) & (rng.random(v) < g.website_share_2022)
     untracked = rng.random(v) < g.untracked_device_share
-    untracked_id = np.array([f"{x:032x}" for x in rng.integers(0, 2**62, v, dtype=np.int64) * 31 + 2])
+    untracked_id = np.array(
+        [f"{x:032x}" for x in rng.integers(0, 2**62, v, dtype=np.int64) * 31 + 2]
+    )
     device = np.where(web_visit, web_id[visit_customer], phone_id[visit_customer])
     device = np.where(untracked, untracked_id, device)
     used_phone = np.unique(visit_customer[~web_visit])
     used_web = np.unique(visit_customer[web_visit])
     devices = pd.concat(
         [
-            pd.DataFrame({"device_number": phone_id[used_phone], "model": model[used_phone], "platform": "mobile"}),
+            pd.DataFrame(
+                {
+                    "device_number": phone_id[used_phone],
+                    "model": model[used_phone],
+                    "platform": "mobile",
+                }
+            ),
             pd.DataFrame({"device_number": web_id[used_web], "model": "h5", "platform": "website"}),
         ],
         ignore_index=True,
@@ -405,9 +457,7 @@ def generate_customer_tables(g: CustomerGenerator) -> tuple[dict[str, pd.DataFra
     f = fail_visit.size
     groups = list(g.error_group_shares)
     group = rng.choice(groups, size=f, p=np.array(list(g.error_group_shares.values())))
-    by_group = {
-        name: np.array([s for s, _d, grp in STATUSES if grp == name]) for name in groups
-    }
+    by_group = {name: np.array([s for s, _d, grp in STATUSES if grp == name]) for name in groups}
     status = np.zeros(f, dtype=np.int64)
     for name in groups:
         mask = group == name
@@ -432,7 +482,10 @@ def generate_customer_tables(g: CustomerGenerator) -> tuple[dict[str, pd.DataFra
         )
 
     tickets = pd.concat(
-        [frame(np.arange(v), visit_time, np.ones(v, dtype=np.int64)), frame(fail_visit, fail_time, status)],
+        [
+            frame(np.arange(v), visit_time, np.ones(v, dtype=np.int64)),
+            frame(fail_visit, fail_time, status),
+        ],
         ignore_index=True,
     )
     tickets = tickets.sort_values("time", kind="stable").reset_index(drop=True)
@@ -441,17 +494,23 @@ def generate_customer_tables(g: CustomerGenerator) -> tuple[dict[str, pd.DataFra
     duplicates = min(g.duplicate_rows, len(tickets))
     if duplicates:
         extra = tickets.iloc[np.sort(rng.choice(len(tickets), size=duplicates, replace=False))]
-        tickets = pd.concat([tickets, extra], ignore_index=True).sort_values("ticket_id", kind="stable")
+        tickets = pd.concat([tickets, extra], ignore_index=True).sort_values(
+            "ticket_id", kind="stable"
+        )
 
     statuses = pd.DataFrame(STATUSES, columns=["status_id", "description", "error_group"])
 
     # --- truths ---------------------------------------------------------------------------------
     success = visit_customer  # one successful ticket per visit
-    visit_frame = pd.DataFrame({"c": success, "day": visit_day, "promo": uses_promo, "first": is_first})
+    visit_frame = pd.DataFrame(
+        {"c": success, "day": visit_day, "promo": uses_promo, "first": is_first}
+    )
     per_customer = visit_frame.groupby("c").agg(days=("day", "nunique"), promos=("promo", "sum"))
     gen_of_visit = generation[visit_customer]
     promotion_truth = {
-        name: float(promo_p[gen_of_visit == name].mean()) for name in gens if (gen_of_visit == name).any()
+        name: float(promo_p[gen_of_visit == name].mean())
+        for name in gens
+        if (gen_of_visit == name).any()
     }
     truth: dict[str, Any] = {
         "config": {k: v for k, v in asdict(g).items() if k != "spikes"},
@@ -480,7 +539,9 @@ def generate_customer_tables(g: CustomerGenerator) -> tuple[dict[str, pd.DataFra
             "end": g.direct_discount_share_end,
         },
         "one_day_share": float((per_customer.days == 1).mean()),
-        "one_day_with_promotion_share": float(((per_customer.days == 1) & (per_customer.promos > 0)).mean()),
+        "one_day_with_promotion_share": float(
+            ((per_customer.days == 1) & (per_customer.promos > 0)).mean()
+        ),
         "bgnbd": {"r": g.bgnbd_r, "alpha": g.bgnbd_alpha, "a": g.bgnbd_a, "b": g.bgnbd_b},
         "gamma_gamma": {"p": g.spend_p, "q": g.spend_q, "v": g.spend_v},
     }

@@ -130,7 +130,9 @@ def experiment_from_table(
         dtype = table[name].type()
         if not (dtype.is_numeric() or dtype.is_boolean()):
             role = "outcome" if name in outcomes else "pre-period"
-            raise InputError(f"{source}: {role} column {name!r} has type {dtype}; expected numbers (or 0/1)")
+            raise InputError(
+                f"{source}: {role} column {name!r} has type {dtype}; expected numbers (or 0/1)"
+            )
     table = table.mutate(**{ARM_COLUMN: _arm_text(table[treatment])})
 
     checks: dict[str, ir.Scalar] = {"_rows": table.count()}
@@ -141,7 +143,9 @@ def experiment_from_table(
     if int(counts["_rows"]) == 0:
         raise InputError(f"{source}: the table has no rows")
     if int(counts["_null_arm"] or 0):
-        raise InputError(f"{source}: treatment column {treatment!r} is missing in {int(counts['_null_arm'])} rows")
+        raise InputError(
+            f"{source}: treatment column {treatment!r} is missing in {int(counts['_null_arm'])} rows"
+        )
     for name in dict.fromkeys([*outcomes, *pre_period]):
         missing = int(counts[f"_null_{name}"] or 0)
         if missing:
@@ -152,15 +156,21 @@ def experiment_from_table(
             )
 
     arm_frame = table.group_by(ARM_COLUMN).aggregate(n=table.count()).order_by(ARM_COLUMN).execute()
-    arm_counts = {str(a): int(n) for a, n in zip(arm_frame[ARM_COLUMN], arm_frame["n"], strict=True)}
+    arm_counts = {
+        str(a): int(n) for a, n in zip(arm_frame[ARM_COLUMN], arm_frame["n"], strict=True)
+    }
     control_text = str(control)
     if isinstance(control, float) and control.is_integer():
         control_text = str(int(control))
     if control_text not in arm_counts:
         shown = ", ".join(repr(a) for a in list(arm_counts)[:20])
-        raise InputError(f"{source}: control value {control_text!r} is not in column {treatment!r}; its values are {shown}")
+        raise InputError(
+            f"{source}: control value {control_text!r} is not in column {treatment!r}; its values are {shown}"
+        )
     if len(arm_counts) > MAX_LEVELS:
-        raise InputError(f"{source}: treatment column {treatment!r} has {len(arm_counts)} values; expected a few arms")
+        raise InputError(
+            f"{source}: treatment column {treatment!r} has {len(arm_counts)} values; expected a few arms"
+        )
 
     categorical: dict[str, list[str]] = {}
     for name in covariates:
@@ -168,13 +178,21 @@ def experiment_from_table(
         if dtype.is_numeric():
             continue
         if not (dtype.is_string() or dtype.is_boolean()):
-            raise InputError(f"{source}: covariate {name!r} has type {dtype}; expected numbers, text or booleans")
+            raise InputError(
+                f"{source}: covariate {name!r} has type {dtype}; expected numbers, text or booleans"
+            )
         text = table[name].cast("string").fill_null("(missing)")
         levels = (
-            table.select(level=text).distinct().order_by("level").limit(MAX_LEVELS + 1).execute()["level"]
+            table.select(level=text)
+            .distinct()
+            .order_by("level")
+            .limit(MAX_LEVELS + 1)
+            .execute()["level"]
         )
         if len(levels) > MAX_LEVELS:
-            raise InputError(f"{source}: covariate {name!r} has more than {MAX_LEVELS} distinct values; expected a category")
+            raise InputError(
+                f"{source}: covariate {name!r} has more than {MAX_LEVELS} distinct values; expected a category"
+            )
         categorical[name] = [str(v) for v in levels]
 
     return ExperimentData(

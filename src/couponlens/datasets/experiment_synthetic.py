@@ -41,7 +41,11 @@ import numpy as np
 import pandas as pd
 
 #: Outcomes the generator writes, and their kind.
-OUTCOMES: dict[str, str] = {"trans_after": "count", "revenue_after": "amount", "converted": "binary"}
+OUTCOMES: dict[str, str] = {
+    "trans_after": "count",
+    "revenue_after": "amount",
+    "converted": "binary",
+}
 #: Covariates (pre-treatment) and pre-period measures.
 COVARIATES: tuple[str, ...] = (
     "channel_acq",
@@ -241,7 +245,9 @@ def generate_experiment(
     before_basket = rng.lognormal(basket_mu, _BASKET_SIGMA)
     after_basket = rng.lognormal(basket_mu, _BASKET_SIGMA) * (1 - 0.2 * strength_of_row)
 
-    frame = pd.DataFrame({"customer_id": np.arange(1, n + 1, dtype=np.int64), "treatment": arm_names})
+    frame = pd.DataFrame(
+        {"customer_id": np.arange(1, n + 1, dtype=np.int64), "treatment": arm_names}
+    )
     frame = pd.concat([frame, x], axis=1)
     frame["trans_before"] = trans_before.astype(np.int64)
     frame["revenue_before"] = np.round(trans_before * before_basket, 2)

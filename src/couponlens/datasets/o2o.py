@@ -196,9 +196,7 @@ def _fields_from_parquet(con: BaseBackend, path: Path, name: str) -> tuple[ir.Ta
     text = {c: numbered[c].cast("string") for c in columns}
     raw = ibis.literal(",").join([text[c].fill_null("null") for c in columns])
     return (
-        numbered.select(
-            "line_number", raw=raw, n_fields=ibis.literal(len(columns)), **text
-        ),
+        numbered.select("line_number", raw=raw, n_fields=ibis.literal(len(columns)), **text),
         layout,
     )
 
@@ -210,7 +208,11 @@ def _problems(t: ir.Table, layout: str) -> list[tuple[str, ir.BooleanValue, str]
         ("", t.n_fields != expected, f"expected {expected} comma-separated fields"),
         ("User_id", t.user_text.isnull(), "User_id is missing; expected a whole number"),
         ("User_id", ~t.user_text.re_search(_INT), "User_id: expected a whole number"),
-        ("Merchant_id", t.merchant_text.isnull(), "Merchant_id is missing; expected a whole number"),
+        (
+            "Merchant_id",
+            t.merchant_text.isnull(),
+            "Merchant_id is missing; expected a whole number",
+        ),
         ("Merchant_id", ~t.merchant_text.re_search(_INT), "Merchant_id: expected a whole number"),
         ("Coupon_id", ~t.coupon_text.re_search(_INT), "Coupon_id: expected a whole number or null"),
         (
@@ -226,7 +228,11 @@ def _problems(t: ir.Table, layout: str) -> list[tuple[str, ir.BooleanValue, str]
         (
             "Discount_rate",
             t.discount_text.re_search(_SPEND_SAVE)
-            & ((t.threshold_value <= 0) | (t.amount_value <= 0) | (t.amount_value >= t.threshold_value)),
+            & (
+                (t.threshold_value <= 0)
+                | (t.amount_value <= 0)
+                | (t.amount_value >= t.threshold_value)
+            ),
             "Discount_rate: in x:y the saving y must be above 0 and below the spend x",
         ),
         (
@@ -256,7 +262,11 @@ def _problems(t: ir.Table, layout: str) -> list[tuple[str, ir.BooleanValue, str]
     ]
     if layout == "train":
         problems += [
-            ("Date", t.date_text.notnull() & t.date_value.isnull(), "Date: expected a date yyyymmdd or null"),
+            (
+                "Date",
+                t.date_text.notnull() & t.date_value.isnull(),
+                "Date: expected a date yyyymmdd or null",
+            ),
             ("Date", t.date_value < t.received_value, "Date: the purchase is before Date_received"),
         ]
     else:
@@ -280,10 +290,16 @@ def _typed(fields: ir.Table, layout: str) -> ir.Table:
     is_spend_save = t.discount_text.re_search(_SPEND_SAVE)
     t = t.mutate(
         rate_value=ibis.ifelse(
-            t.discount_text.re_search(_NUMBER), t.discount_text.try_cast("float64"), ibis.null("float64")
+            t.discount_text.re_search(_NUMBER),
+            t.discount_text.try_cast("float64"),
+            ibis.null("float64"),
         ),
-        threshold_value=ibis.ifelse(is_spend_save, pieces[0].try_cast("float64"), ibis.null("float64")),
-        amount_value=ibis.ifelse(is_spend_save, pieces[1].try_cast("float64"), ibis.null("float64")),
+        threshold_value=ibis.ifelse(
+            is_spend_save, pieces[0].try_cast("float64"), ibis.null("float64")
+        ),
+        amount_value=ibis.ifelse(
+            is_spend_save, pieces[1].try_cast("float64"), ibis.null("float64")
+        ),
         received_value=_parse_date(t.received_text),
         date_value=_parse_date(t.date_text),
     )
@@ -404,7 +420,9 @@ def load_o2o(
             _raw_lines_csv(con, path, raw_name)
             fields = _fields_from_csv(con, path, layout, raw_name)
             blank_lines = int(
-                con.sql(f"SELECT count(*) AS n FROM {raw_name} WHERE raw IS NULL").execute()["n"].iloc[0]
+                con.sql(f"SELECT count(*) AS n FROM {raw_name} WHERE raw IS NULL")
+                .execute()["n"]
+                .iloc[0]
             )
     except InputError:
         raise
@@ -424,12 +442,17 @@ def load_o2o(
     if strict and rows_quarantined:
         first = bad.order_by("line_number").limit(1).execute().iloc[0]
         raise ValidationError(
-            str(path), int(first["line_number"]), first["reason_column"] or None, str(first["reason"])
+            str(path),
+            int(first["line_number"]),
+            first["reason_column"] or None,
+            str(first["reason"]),
         )
 
     reasons: dict[str, int] = {}
     if rows_quarantined:
-        by_reason = bad.group_by("reason").aggregate(n=bad.count()).order_by(ibis.desc("n")).execute()
+        by_reason = (
+            bad.group_by("reason").aggregate(n=bad.count()).order_by(ibis.desc("n")).execute()
+        )
         reasons = {str(r): int(n) for r, n in zip(by_reason["reason"], by_reason["n"], strict=True)}
         if quarantine_path is not None:
             _write_quarantine(bad, Path(quarantine_path))
@@ -443,9 +466,13 @@ def load_o2o(
     rows_kept = rows_read - rows_quarantined
     warnings: list[str] = []
     if layout == "train" and rows_kept:
-        empty = table.filter(table.coupon_id.isnull() & table.purchase_date.isnull()).count().execute()
+        empty = (
+            table.filter(table.coupon_id.isnull() & table.purchase_date.isnull()).count().execute()
+        )
         if empty:
-            warnings.append(f"{empty} rows have neither a coupon nor a purchase (they record nothing)")
+            warnings.append(
+                f"{empty} rows have neither a coupon nor a purchase (they record nothing)"
+            )
     if blank_lines:
         warnings.append(f"{blank_lines} blank lines skipped")
     report = LoadReport(

@@ -18,8 +18,8 @@ Example:
     >>> row = result.effect("trans_after", segment="B")
     >>> row.status, row.diff > 0
     ('ok', True)
-    >>> sorted(result.results_json())[:4]
-    ['arms', 'balance', 'composition', 'effects']
+    >>> {"arms", "srm", "balance", "effects", "interactions", "composition"} <= set(result.results_json())
+    True
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from couponlens.experiments.multiplicity import benjamini_hochberg, holm
 from couponlens.experiments.segments import SegmentRule, parse_segment_rule
 from couponlens.experiments.sufficient import (
     ALL,
-    MomentTable,
     Moments,
+    MomentTable,
     aggregate_moments,
     dummy_name,
     outcome_kind,
@@ -170,7 +170,11 @@ class ExperimentAnalysis(Result):
     def effect(self, outcome: str, arm: str | None = None, segment: str = ALL) -> Effect:
         """The effect row for ``outcome`` (first treated arm by default) in ``segment``."""
         for row in self.effects:
-            if row.outcome == outcome and row.segment == segment and (arm is None or row.arm == arm):
+            if (
+                row.outcome == outcome
+                and row.segment == segment
+                and (arm is None or row.arm == arm)
+            ):
                 return row
         raise KeyError(f"no effect row for outcome={outcome!r}, arm={arm!r}, segment={segment!r}")
 
@@ -223,7 +227,9 @@ def _rules(segments: Sequence[str | SegmentRule]) -> list[SegmentRule]:
     seen: set[str] = set()
     for rule in rules:
         if rule.name in seen:
-            raise InputError(f"two segments are named {rule.name!r}; give each segment its own name")
+            raise InputError(
+                f"two segments are named {rule.name!r}; give each segment its own name"
+            )
         seen.add(rule.name)
     return rules
 
@@ -339,15 +345,21 @@ def _adjust(effects: list[Effect], primary: list[str]) -> list[Effect]:
     out = list(effects)
     family = [e for e in effects if e.segment == ALL and e.outcome in primary]
     for e, p in zip(family, holm([e.p for e in family]), strict=True):
-        out[index[id(e)]] = replace(e, p_adjusted=p, p_adjusted_method="Holm across primary outcomes and arms")
+        out[index[id(e)]] = replace(
+            e, p_adjusted=p, p_adjusted_method="Holm across primary outcomes and arms"
+        )
     for e in effects:
         if e.segment == ALL and e.outcome not in primary:
-            out[index[id(e)]] = replace(e, p_adjusted=e.p, p_adjusted_method="none (secondary outcome)")
+            out[index[id(e)]] = replace(
+                e, p_adjusted=e.p, p_adjusted_method="none (secondary outcome)"
+            )
     keys = {(e.outcome, e.arm) for e in effects if e.segment != ALL}
     for outcome, arm in sorted(keys):
         group = [e for e in effects if e.segment != ALL and e.outcome == outcome and e.arm == arm]
         for e, p in zip(group, benjamini_hochberg([e.p for e in group]), strict=True):
-            out[index[id(e)]] = replace(e, p_adjusted=p, p_adjusted_method="Benjamini-Hochberg across segments")
+            out[index[id(e)]] = replace(
+                e, p_adjusted=p, p_adjusted_method="Benjamini-Hochberg across segments"
+            )
     return out
 
 
@@ -396,7 +408,9 @@ def analyze_experiment(
             raise InputError(f"primary outcome {name!r} is not among the outcomes {data.outcomes}")
     target = recommend_by or primary_list[0]
     if target not in data.outcomes:
-        raise InputError(f"recommend_by outcome {target!r} is not among the outcomes {data.outcomes}")
+        raise InputError(
+            f"recommend_by outcome {target!r} is not among the outcomes {data.outcomes}"
+        )
     planned = _planned_split(data, split)
     for rule in rules:
         rule.to_ibis(data.table)  # column and type errors point at the rule text before any work
@@ -419,7 +433,9 @@ def analyze_experiment(
     omnibus_vars = _omnibus_variables(data, moments)
     for arm in data.treated_arms:
         for name in dict.fromkeys([*data.covariates, *data.pre_period]):
-            balance.append(balance_row(arm, name, data.categorical.get(name), arm_moments[arm], control_all))
+            balance.append(
+                balance_row(arm, name, data.categorical.get(name), arm_moments[arm], control_all)
+            )
         omnibus.append(hotelling_balance(arm, omnibus_vars, arm_moments[arm], control_all))
 
     effects: list[Effect] = []
@@ -434,8 +450,16 @@ def analyze_experiment(
         for arm in data.treated_arms:
             for segment in segment_names:
                 effects.append(
-                    _effect_row(outcome, segment, arm, kinds[outcome], cell[(arm, segment)],
-                                cell[(data.control, segment)], data.pre_period, alpha)
+                    _effect_row(
+                        outcome,
+                        segment,
+                        arm,
+                        kinds[outcome],
+                        cell[(arm, segment)],
+                        cell[(data.control, segment)],
+                        data.pre_period,
+                        alpha,
+                    )
                 )
 
     amount_outcomes = [y for y in data.outcomes if kinds[y] == "amount"]
@@ -444,9 +468,17 @@ def analyze_experiment(
         rule_of = {r.name: r for r in rules}
         for segment in segment_names:
             sizes = {arm: cell[(arm, segment)].n for arm in data.arms}
-            if sizes[data.control] < 2:
+            if sizes[data.control] < 2 or max(sizes[a] for a in data.treated_arms) < 2:
+                for outcome in amount_outcomes:
+                    for arm in data.treated_arms:
+                        i = by_key[(outcome, arm, segment)]
+                        effects[i] = replace(
+                            effects[i], amount_status="not estimable: fewer than 2 units in an arm"
+                        )
                 continue
-            sample = _sample_amounts(data, rule_of.get(segment), amount_outcomes, sizes, sample_cap, seed)
+            sample = _sample_amounts(
+                data, rule_of.get(segment), amount_outcomes, sizes, sample_cap, seed
+            )
             groups = {str(a): g for a, g in sample.groupby(ARM_COLUMN, sort=False)}
             control_rows = groups.get(data.control)
             for outcome in amount_outcomes:
@@ -455,7 +487,9 @@ def analyze_experiment(
                     e = effects[i]
                     treated_rows = groups.get(arm)
                     if control_rows is None or treated_rows is None:
-                        effects[i] = replace(e, amount_status="not estimable: an arm has no units in the segment")
+                        effects[i] = replace(
+                            e, amount_status="not estimable: an arm has no units in the segment"
+                        )
                         continue
                     checks = bootstrap_difference(
                         control_rows[outcome].to_numpy(float),
@@ -483,16 +517,37 @@ def analyze_experiment(
     for outcome in data.outcomes:
         for arm in data.treated_arms:
             for segment in segment_names[1:]:
-                groups4 = [cell[(arm, segment)], cell[(data.control, segment)],
-                           rest[(arm, segment)], rest[(data.control, segment)]]
-                stats4 = [(m.n, m.mean(outcome) if m.n else 0.0,
-                           m.variance(outcome) if m.n > 1 else 0.0) for m in groups4]
+                groups4 = [
+                    cell[(arm, segment)],
+                    cell[(data.control, segment)],
+                    rest[(arm, segment)],
+                    rest[(data.control, segment)],
+                ]
+                stats4 = [
+                    (m.n, m.mean(outcome) if m.n else 0.0, m.variance(outcome) if m.n > 1 else 0.0)
+                    for m in groups4
+                ]
                 test = interaction_test(stats4, alpha)
-                inside = stats4[0][1] - stats4[1][1] if min(stats4[0][0], stats4[1][0]) > 0 else None
-                outside = stats4[2][1] - stats4[3][1] if min(stats4[2][0], stats4[3][0]) > 0 else None
+                inside = (
+                    stats4[0][1] - stats4[1][1] if min(stats4[0][0], stats4[1][0]) > 0 else None
+                )
+                outside = (
+                    stats4[2][1] - stats4[3][1] if min(stats4[2][0], stats4[3][0]) > 0 else None
+                )
                 interactions.append(
-                    Interaction(outcome, segment, arm, test.estimate, test.se, test.ci_low,
-                                test.ci_high, test.p, inside, outside, test.status)
+                    Interaction(
+                        outcome,
+                        segment,
+                        arm,
+                        test.estimate,
+                        test.se,
+                        test.ci_low,
+                        test.ci_high,
+                        test.p,
+                        inside,
+                        outside,
+                        test.status,
+                    )
                 )
 
     composition: list[CompositionRow] = []
@@ -538,23 +593,50 @@ def analyze_experiment(
 
 
 def _recommend(effects: list[Effect], outcome: str, arm: str, alpha: float) -> Recommendation:
-    rows = [e for e in effects if e.outcome == outcome and e.arm == arm and e.segment != ALL
-            and e.diff is not None]
+    rows = [
+        e
+        for e in effects
+        if e.outcome == outcome and e.arm == arm and e.segment != ALL and e.diff is not None
+    ]
     if not rows:
-        return Recommendation(outcome, arm, None, None, None, None, None,
-                              "no segment rules were given, or no segment could be estimated")
-    winners = [e for e in rows if e.p_adjusted is not None and e.p_adjusted < alpha and (e.diff or 0) > 0]
+        return Recommendation(
+            outcome,
+            arm,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "no segment rules were given, or no segment could be estimated",
+        )
+    winners = [
+        e for e in rows if e.p_adjusted is not None and e.p_adjusted < alpha and (e.diff or 0) > 0
+    ]
     if winners:
         best = max(winners, key=lambda e: e.ci_low if e.ci_low is not None else -math.inf)
         reason = (
             f"the largest lower 95% bound among segments with a significant positive effect on "
             f"{outcome} (Benjamini-Hochberg adjusted p < {alpha:g})"
         )
-        return Recommendation(outcome, arm, best.segment, best.diff, best.ci_low, best.ci_high,
-                              best.p_adjusted, reason)
+        return Recommendation(
+            outcome,
+            arm,
+            best.segment,
+            best.diff,
+            best.ci_low,
+            best.ci_high,
+            best.p_adjusted,
+            reason,
+        )
     best = max(rows, key=lambda e: e.diff if e.diff is not None else -math.inf)
     return Recommendation(
-        outcome, arm, None, best.diff, best.ci_low, best.ci_high, best.p_adjusted,
+        outcome,
+        arm,
+        None,
+        best.diff,
+        best.ci_low,
+        best.ci_high,
+        best.p_adjusted,
         f"no segment shows a significant positive effect on {outcome}; the largest point estimate "
         f"is in {best.segment}, but it could be noise",
     )

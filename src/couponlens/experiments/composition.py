@@ -47,7 +47,9 @@ class CompositionRow(Result):
     status: str = "ok"
 
 
-def segment_composition(data: ExperimentData, moments: MomentTable, segment: str) -> list[CompositionRow]:
+def segment_composition(
+    data: ExperimentData, moments: MomentTable, segment: str
+) -> list[CompositionRow]:
     """Composition rows of ``segment`` for every covariate and pre-period column."""
     inside = moments.select(segment=segment)
     outside = moments.select(segment=segment, rest=True)
@@ -62,14 +64,28 @@ def segment_composition(data: ExperimentData, moments: MomentTable, segment: str
             levels = data.categorical[name]
             dummies = [dummy_name(name, level) for level in levels]
             if empty:
-                rows.extend(CompositionRow(segment, name, lv, None, None, None, "chi-square", empty) for lv in levels)
+                rows.extend(
+                    CompositionRow(segment, name, lv, None, None, None, "chi-square", empty)
+                    for lv in levels
+                )
                 continue
-            table = np.array([[inside.total(d) for d in dummies], [outside.total(d) for d in dummies]])
+            table = np.array(
+                [[inside.total(d) for d in dummies], [outside.total(d) for d in dummies]]
+            )
             p = _chi_square_p(table)
             status = "ok" if p is not None else "not estimable: one level only"
             for level, d in zip(levels, dummies, strict=True):
                 rows.append(
-                    CompositionRow(segment, name, level, inside.mean(d), outside.mean(d), p, "chi-square", status)
+                    CompositionRow(
+                        segment,
+                        name,
+                        level,
+                        inside.mean(d),
+                        outside.mean(d),
+                        p,
+                        "chi-square",
+                        status,
+                    )
                 )
             continue
         if empty:
@@ -77,15 +93,28 @@ def segment_composition(data: ExperimentData, moments: MomentTable, segment: str
             continue
         n1, n0 = inside.count(name), outside.count(name)
         if n1 < 1 or n0 < 1:
-            rows.append(CompositionRow(segment, name, None, None, None, None, "Welch t",
-                                       "not estimable: no non-missing values on one side"))
+            rows.append(
+                CompositionRow(
+                    segment,
+                    name,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "Welch t",
+                    "not estimable: no non-missing values on one side",
+                )
+            )
             continue
         m1, m0 = inside.mean(name), outside.mean(name)
         p = _welch_p(m1, inside.variance(name), n1, m0, outside.variance(name), n0)
         status = "ok"
         if p is None:
-            status = ("not estimable: fewer than 2 values on one side" if min(n1, n0) < 2
-                      else "not estimable: the covariate is constant")
+            status = (
+                "not estimable: fewer than 2 values on one side"
+                if min(n1, n0) < 2
+                else "not estimable: the covariate is constant"
+            )
         rows.append(CompositionRow(segment, name, None, m1, m0, p, "Welch t", status))
     return rows
 

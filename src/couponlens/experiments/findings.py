@@ -63,10 +63,13 @@ def _effect_sentence(arm: str, rows: list[Effect], alpha: float) -> str:
             f"{verb} {e.outcome} by {number(abs(e.diff or 0))} per unit "
             f"({number(e.control_mean)} to {number(e.treatment_mean)}{rel}; {_ci(e)}, adjusted {p_text(e.p_adjusted)})"
         )
-    text = f"{arm} vs control: " + ("; ".join(parts) if parts else "no significant effect on any outcome")
+    text = f"{arm} vs control: " + (
+        "; ".join(parts) if parts else "no significant effect on any outcome"
+    )
     if flat:
         flat_text = ", ".join(
-            f"{e.outcome} ({signed(e.diff)}, {_ci(e)}, adjusted {p_text(e.p_adjusted)})" for e in flat
+            f"{e.outcome} ({signed(e.diff)}, {_ci(e)}, adjusted {p_text(e.p_adjusted)})"
+            for e in flat
         )
         text += (" but not " if parts else ": ") + flat_text
     if broken:
@@ -97,8 +100,10 @@ def write_findings(analysis: ExperimentAnalysis) -> list[str]:
         level = f" = {worst.level}" if worst.level else ""
         omni = [o for o in a.omnibus if o.p is not None]
         omni_text = (
-            "; the omnibus Hotelling test gives " + ", ".join(f"{p_text(o.p)} ({o.arm})" for o in omni)
-            if omni else ""
+            "; the omnibus Hotelling test gives "
+            + ", ".join(f"{p_text(o.p)} ({o.arm})" for o in omni)
+            if omni
+            else ""
         )
         if abs(worst.smd or 0) < 0.1:
             out.append(
@@ -132,10 +137,14 @@ def write_findings(analysis: ExperimentAnalysis) -> list[str]:
                 f"(difference {signed(i.estimate)}, interaction {p_text(i.p)})."
             )
     for segment in a.segments:
-        rows = [c for c in a.composition if c.segment == segment and c.p is not None and c.p < 0.001]
+        notable = [
+            c for c in a.composition if c.segment == segment and c.p is not None and c.p < 0.001
+        ]
         shown: list[str] = []
         seen: set[str] = set()
-        for c in sorted(rows, key=lambda c: (c.variable, -abs((c.segment_value or 0) - (c.rest_value or 0)))):
+        for c in sorted(
+            notable, key=lambda c: (c.variable, -abs((c.segment_value or 0) - (c.rest_value or 0)))
+        ):
             if c.variable in seen:
                 continue
             seen.add(c.variable)
@@ -144,9 +153,13 @@ def write_findings(analysis: ExperimentAnalysis) -> list[str]:
                     f"{c.variable} ({c.level}: {100 * (c.segment_value or 0):.1f}% vs {100 * (c.rest_value or 0):.1f}%)"
                 )
             else:
-                shown.append(f"{c.variable} (mean {number(c.segment_value)} vs {number(c.rest_value)})")
+                shown.append(
+                    f"{c.variable} (mean {number(c.segment_value)} vs {number(c.rest_value)})"
+                )
         if shown:
-            out.append(f"Segment {segment} differs from the rest in {', '.join(shown[:5])} (p < 0.001).")
+            out.append(
+                f"Segment {segment} differs from the rest in {', '.join(shown[:5])} (p < 0.001)."
+            )
     for r in a.recommendations:
         if r.segment is not None:
             out.append(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,7 @@ from scipy import stats
 from couponlens._results import Result
 from couponlens.errors import InputError
 
-ArrayLike = Sequence[Any] | np.ndarray | pd.Series
+ArrayLike: TypeAlias = Sequence[Any] | np.ndarray | pd.Series
 
 #: Columns :func:`decide_targets` adds.
 DECISION_COLUMNS: tuple[str, ...] = ("uplift", "net_value", "send")
@@ -88,11 +88,19 @@ def decide_targets(
         matrix = np.asarray(uplift, dtype=np.float64)
         if matrix.ndim == 1:
             matrix = matrix[:, None]
-        arms = list(arms) if arms is not None else (
-            ["treated"] if matrix.shape[1] == 1 else [f"arm_{i}" for i in range(matrix.shape[1])]
+        arms = (
+            list(arms)
+            if arms is not None
+            else (
+                ["treated"]
+                if matrix.shape[1] == 1
+                else [f"arm_{i}" for i in range(matrix.shape[1])]
+            )
         )
     if matrix.ndim != 2 or matrix.shape[1] != len(arms):
-        raise InputError(f"uplift has {matrix.shape[-1]} column(s) but {len(arms)} arm(s) are named")
+        raise InputError(
+            f"uplift has {matrix.shape[-1]} column(s) but {len(arms)} arm(s) are named"
+        )
     if np.isnan(matrix).any():
         raise InputError("uplift has missing values")
     if not math.isfinite(value):
@@ -362,16 +370,15 @@ def compare_policies(
             diff = nets[first] - nets[baseline]
             mean = float(diff.mean())
             se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else float("nan")
-            if se > 0:
-                p = float(2 * stats.norm.sf(abs(mean) / se))
-            else:
-                p = 1.0 if mean == 0 else 0.0
+            p = float(2 * stats.norm.sf(abs(mean) / se)) if se > 0 else 1.0 if mean == 0 else 0.0
             differences.append(
                 PolicyDifference(first, baseline, estimator, mean, mean - z * se, mean + z * se, p)
             )
-    costs = {str(k): float(v) for k, v in cost.items()} if isinstance(cost, Mapping) else {
-        "per_coupon": float(cost)
-    }
+    costs = (
+        {str(k): float(v) for k, v in cost.items()}
+        if isinstance(cost, Mapping)
+        else {"per_coupon": float(cost)}
+    )
     return PolicyComparison(value, costs, budget_share, estimates, differences)
 
 
@@ -397,7 +404,7 @@ def evaluate_targeting(
     missing = [c for c in needed if c not in holdout.columns]
     if missing:
         raise InputError(f"the holdout table lacks column(s) {missing}")
-    if budget_share is not None and not 0 <= budget_share:
+    if budget_share is not None and not budget_share >= 0:
         raise InputError(f"budget share must be at least 0, got {budget_share}")
     uplift = holdout[[f"uplift_{i}" for i in range(len(arms))]].to_numpy()
     budget = None

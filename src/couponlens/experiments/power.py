@@ -60,7 +60,9 @@ def _check(baseline: float, sd: float | None, alpha: float, power: float, share:
         raise InputError(f"the treatment share must be between 0 and 1, got {share}")
     if sd is None:
         if not 0 < baseline < 1:
-            raise InputError(f"a binary metric's baseline rate must be between 0 and 1, got {baseline}; give --sd for a mean metric")
+            raise InputError(
+                f"a binary metric's baseline rate must be between 0 and 1, got {baseline}; give --sd for a mean metric"
+            )
         return "binary"
     if sd <= 0:
         raise InputError(f"the standard deviation must be positive, got {sd}")
@@ -100,11 +102,25 @@ def plan_sample_size(
     ratio = treatment_share / (1 - treatment_share)
     size = abs(_effect_size(metric, baseline, sd, delta))
     solver = TTestIndPower() if metric == "mean" else NormalIndPower()
-    n_control_float = float(solver.solve_power(effect_size=size, alpha=alpha, power=power, ratio=ratio))
+    n_control_float = float(
+        solver.solve_power(effect_size=size, alpha=alpha, power=power, ratio=ratio)
+    )
     n_control = math.ceil(n_control_float - 1e-9)
     n_treatment = math.ceil(n_control_float * ratio - 1e-9)
-    return PowerPlan(metric, baseline, sd, mde, relative, delta, alpha, power, treatment_share,
-                     n_control, n_treatment, n_control + n_treatment)
+    return PowerPlan(
+        metric,
+        baseline,
+        sd,
+        mde,
+        relative,
+        delta,
+        alpha,
+        power,
+        treatment_share,
+        n_control,
+        n_treatment,
+        n_control + n_treatment,
+    )
 
 
 def minimum_detectable_effect(
@@ -133,7 +149,9 @@ def minimum_detectable_effect(
 
     def gap(delta: float) -> float:
         size = _effect_size(metric, baseline, sd, delta)
-        return float(solver.power(effect_size=size, nobs1=n_control, alpha=alpha, ratio=ratio)) - power
+        return (
+            float(solver.power(effect_size=size, nobs1=n_control, alpha=alpha, ratio=ratio)) - power
+        )
 
     if metric == "binary":
         upper = (1 - baseline) * (1 - 1e-9)
@@ -142,10 +160,34 @@ def minimum_detectable_effect(
         while gap(upper) < 0 and upper < 100 * float(sd or 1.0):
             upper *= 2
     if not gap(upper) >= 0:
-        return PowerPlan(metric, baseline, sd, math.nan, relative, math.nan, alpha, power, treatment_share,
-                         math.floor(n_control), math.ceil(n_treatment), n_total,
-                         "not estimable: no effect within the metric's range reaches that power")
+        return PowerPlan(
+            metric,
+            baseline,
+            sd,
+            math.nan,
+            relative,
+            math.nan,
+            alpha,
+            power,
+            treatment_share,
+            math.floor(n_control),
+            math.ceil(n_treatment),
+            n_total,
+            "not estimable: no effect within the metric's range reaches that power",
+        )
     delta = float(optimize.brentq(gap, 1e-12, upper, xtol=1e-12))
     mde = delta / baseline if relative else delta
-    return PowerPlan(metric, baseline, sd, mde, relative, delta, alpha, power, treatment_share,
-                     round(n_control), round(n_treatment), n_total)
+    return PowerPlan(
+        metric,
+        baseline,
+        sd,
+        mde,
+        relative,
+        delta,
+        alpha,
+        power,
+        treatment_share,
+        round(n_control),
+        round(n_treatment),
+        n_total,
+    )

@@ -39,7 +39,11 @@ def forest_plot(analysis: ExperimentAnalysis, outcome: str) -> go.Figure:
     figure = go.Figure()
     arms = [a.arm for a in analysis.arms if not a.is_control]
     for i, arm in enumerate(arms):
-        rows = [e for e in analysis.effects if e.outcome == outcome and e.arm == arm and e.diff is not None]
+        rows = [
+            e
+            for e in analysis.effects
+            if e.outcome == outcome and e.arm == arm and e.diff is not None
+        ]
         if not rows:
             continue
         labels = [f"{e.segment} (n={e.n_control + e.n_treatment:,})" for e in rows]
@@ -70,8 +74,22 @@ def forest_plot(analysis: ExperimentAnalysis, outcome: str) -> go.Figure:
 
 
 def _effects_table(analysis: ExperimentAnalysis, outcome: str) -> pd.DataFrame:
-    columns = ["segment", "arm", "n_control", "n_treatment", "control_mean", "treatment_mean", "diff",
-               "ci_low", "ci_high", "p", "p_adjusted", "rel_lift", "rel_ci_low", "rel_ci_high"]
+    columns = [
+        "segment",
+        "arm",
+        "n_control",
+        "n_treatment",
+        "control_mean",
+        "treatment_mean",
+        "diff",
+        "ci_low",
+        "ci_high",
+        "p",
+        "p_adjusted",
+        "rel_lift",
+        "rel_ci_low",
+        "rel_ci_high",
+    ]
     frame = analysis.effects_frame()
     if frame.empty:
         return pd.DataFrame(columns=columns)
@@ -89,8 +107,12 @@ def build_report(analysis: ExperimentAnalysis, extra_sections: Sequence[Section]
         title="Coupon experiment",
         subtitle=f"{analysis.treatment}: {', '.join(a.arm for a in analysis.arms)} (control {analysis.control})",
         source=analysis.source,
-        options=analysis.options | {"outcomes": analysis.outcomes, "segments": analysis.segments,
-                                    "pre_period": analysis.pre_period},
+        options=analysis.options
+        | {
+            "outcomes": analysis.outcomes,
+            "segments": analysis.segments,
+            "pre_period": analysis.pre_period,
+        },
     )
     if analysis.srm.alarm:
         report.banner = "Sample-ratio mismatch (p < 0.001): the effects below may be biased."
@@ -101,8 +123,11 @@ def build_report(analysis: ExperimentAnalysis, extra_sections: Sequence[Section]
     checks = Section(
         title="Randomization check",
         findings=analysis.findings[:2],
-        tables=[arms, pd.DataFrame([b.to_dict() for b in analysis.balance]),
-                pd.DataFrame([o.to_dict() for o in analysis.omnibus])],
+        tables=[
+            arms,
+            pd.DataFrame([b.to_dict() for b in analysis.balance]),
+            pd.DataFrame([o.to_dict() for o in analysis.omnibus]),
+        ],
         table_captions=[
             f"Arms and sample-ratio test ({srm.test}, chi-square {srm.chi2 if srm.chi2 is None else round(srm.chi2, 3)}, "
             f"p = {srm.p if srm.p is None else round(srm.p, 4)}; alarm below 0.001)",

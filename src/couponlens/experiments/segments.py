@@ -257,7 +257,9 @@ class _Parser:
             token = self.current
             if token.kind == "OP" and token.value in _COMPARISONS:
                 raise self.error(token, "chained comparisons are not supported; join them with &")
-            raise self.error(token, f"expected & or | or the end of the rule, found {self.describe(token)}")
+            raise self.error(
+                token, f"expected & or | or the end of the rule, found {self.describe(token)}"
+            )
         return node
 
     def expr(self) -> Node:
@@ -287,7 +289,9 @@ class _Parser:
         if token.kind == "NAME" and token.value == "not":
             self.advance()
             if not (self.current.kind == "NAME" and self.current.value == "in"):
-                raise self.error(token, "'not' is only allowed in 'not in [...]'; negate with '~(...)'")
+                raise self.error(
+                    token, "'not' is only allowed in 'not in [...]'; negate with '~(...)'"
+                )
             self.advance()
             return InList(left, self.value_list(), True, token.position)
         return left
@@ -325,10 +329,15 @@ class _Parser:
             node = self.expr()
             closing = self.current
             if closing.kind != "RPAREN":
-                raise self.error(closing, f"expected ')' to close the '(' at character {token.position + 1}, found {self.describe(closing)}")
+                raise self.error(
+                    closing,
+                    f"expected ')' to close the '(' at character {token.position + 1}, found {self.describe(closing)}",
+                )
             self.advance()
             return node
-        raise self.error(token, f"expected a column, a number or a string, found {self.describe(token)}")
+        raise self.error(
+            token, f"expected a column, a number or a string, found {self.describe(token)}"
+        )
 
     def value_list(self) -> tuple[Literal, ...]:
         opening = self.current
@@ -339,12 +348,17 @@ class _Parser:
         while self.current.kind != "RBRACKET":
             node = self.unary()
             if not isinstance(node, Literal):
-                raise self.error(self.tokens[self.index - 1], "a list holds numbers or quoted strings only")
+                raise self.error(
+                    self.tokens[self.index - 1], "a list holds numbers or quoted strings only"
+                )
             values.append(node)
             if self.current.kind == "COMMA":
                 self.advance()
             elif self.current.kind != "RBRACKET":
-                raise self.error(self.current, f"expected ',' or ']' in the list, found {self.describe(self.current)}")
+                raise self.error(
+                    self.current,
+                    f"expected ',' or ']' in the list, found {self.describe(self.current)}",
+                )
         self.advance()
         if not values:
             raise self.error(opening, "the list is empty")
@@ -438,7 +452,9 @@ class SegmentRule:
         value, kind = self._compile(self.tree, table)
         if kind != "boolean":
             position = self.tree.position
-            raise SegmentRuleError(self.text, position, f"the rule must be a condition, not a {kind} value")
+            raise SegmentRuleError(
+                self.text, position, f"the rule must be a condition, not a {kind} value"
+            )
         if isinstance(self.tree, Literal):
             raise SegmentRuleError(self.text, self.tree.position, "the rule must refer to a column")
         assert isinstance(value, ir.BooleanValue)
@@ -450,16 +466,26 @@ class SegmentRule:
         if isinstance(node, Column):
             if node.name not in table.columns:
                 shown = ", ".join([c for c in table.columns if not c.startswith("_")][:30])
-                raise SegmentRuleError(self.text, node.position, f"no column named {node.name!r}; the columns are: {shown}")
+                raise SegmentRuleError(
+                    self.text,
+                    node.position,
+                    f"no column named {node.name!r}; the columns are: {shown}",
+                )
             column = table[node.name]
             kind = _kind(column.type())
             if kind not in ("boolean", "number", "string"):
-                raise SegmentRuleError(self.text, node.position, f"column {node.name!r} has type {kind}; rules compare numbers, strings and booleans")
+                raise SegmentRuleError(
+                    self.text,
+                    node.position,
+                    f"column {node.name!r} has type {kind}; rules compare numbers, strings and booleans",
+                )
             return column, kind
         if isinstance(node, Not):
             value, kind = self._compile(node.operand, table)
             if kind != "boolean" or isinstance(node.operand, Literal):
-                raise SegmentRuleError(self.text, node.position, "'~' negates a condition; write ~(column == value)")
+                raise SegmentRuleError(
+                    self.text, node.position, "'~' negates a condition; write ~(column == value)"
+                )
             assert isinstance(value, ir.BooleanValue)
             return ~value.fill_null(False), "boolean"
         if isinstance(node, And | Or):
@@ -468,7 +494,11 @@ class SegmentRule:
             for side, kind in ((node.left, lkind), (node.right, rkind)):
                 if kind != "boolean" or isinstance(side, Literal):
                     symbol = "&" if isinstance(node, And) else "|"
-                    raise SegmentRuleError(self.text, side.position, f"each side of '{symbol}' must be a condition such as column == value")
+                    raise SegmentRuleError(
+                        self.text,
+                        side.position,
+                        f"each side of '{symbol}' must be a condition such as column == value",
+                    )
             assert isinstance(left, ir.BooleanValue) and isinstance(right, ir.BooleanValue)
             left, right = left.fill_null(False), right.fill_null(False)
             return (left & right) if isinstance(node, And) else (left | right), "boolean"
@@ -476,11 +506,17 @@ class SegmentRule:
             left, lkind = self._compile(node.left, table)
             right, rkind = self._compile(node.right, table)
             if isinstance(node.left, Literal) and isinstance(node.right, Literal):
-                raise SegmentRuleError(self.text, node.position, "a comparison needs a column on one side")
+                raise SegmentRuleError(
+                    self.text, node.position, "a comparison needs a column on one side"
+                )
             if not _compatible(lkind, rkind):
-                raise SegmentRuleError(self.text, node.right.position, f"cannot compare a {lkind} with a {rkind}")
+                raise SegmentRuleError(
+                    self.text, node.right.position, f"cannot compare a {lkind} with a {rkind}"
+                )
             if node.op in ("<", "<=", ">", ">=") and "boolean" in (lkind, rkind) and lkind != rkind:
-                raise SegmentRuleError(self.text, node.position, "order comparisons need two numbers or two strings")
+                raise SegmentRuleError(
+                    self.text, node.position, "order comparisons need two numbers or two strings"
+                )
             ops = {
                 "==": lambda a, b: a == b,
                 "!=": lambda a, b: a != b,
@@ -495,10 +531,16 @@ class SegmentRule:
         if isinstance(node, InList):
             operand, kind = self._compile(node.operand, table)
             if isinstance(node.operand, Literal):
-                raise SegmentRuleError(self.text, node.operand.position, "'in' needs a column on its left")
+                raise SegmentRuleError(
+                    self.text, node.operand.position, "'in' needs a column on its left"
+                )
             for item in node.values:
                 if not _compatible(kind, _literal_kind(item.value)):
-                    raise SegmentRuleError(self.text, item.position, f"cannot compare a {kind} column with a {_literal_kind(item.value)}")
+                    raise SegmentRuleError(
+                        self.text,
+                        item.position,
+                        f"cannot compare a {kind} column with a {_literal_kind(item.value)}",
+                    )
             result = operand.isin([item.value for item in node.values])
             if node.negated:
                 return (~result).fill_null(True), "boolean"
@@ -526,13 +568,17 @@ def parse_segment_rule(text: str) -> SegmentRule:
     if not m:
         position = text.find("==")
         raise SegmentRuleError(
-            text, max(position, 0), "a segment rule is NAME=EXPR, e.g. A=channel_acq == 3 & num_past_purch <= 2"
+            text,
+            max(position, 0),
+            "a segment rule is NAME=EXPR, e.g. A=channel_acq == 3 & num_past_purch <= 2",
         )
     name = m.group(1)
     if not name:
         raise SegmentRuleError(text, 0, "the segment has no name before '='")
     if name == "all":
-        raise SegmentRuleError(text, 0, "'all' is reserved for everyone; choose another segment name")
+        raise SegmentRuleError(
+            text, 0, "'all' is reserved for everyone; choose another segment name"
+        )
     start = m.end()
     tree = parse_expression(text[start:], offset=start, full_text=text)
     return SegmentRule(name=name, expression=text[start:].strip(), tree=tree, text=text)

@@ -104,13 +104,19 @@ class MomentTable:
         self.segment_flags = segment_flags
         self.outcomes = list(outcomes)
         self.counted = list(counted)
-        summed = [c for c in cells.columns if c == "_n" or c.startswith(("_sum", "_count_", "_frac_"))]
+        summed = [
+            c for c in cells.columns if c == "_n" or c.startswith(("_sum", "_count_", "_frac_"))
+        ]
         self._columns = summed
-        self._values = cells[summed].to_numpy(dtype=float) if len(cells) else np.zeros((0, len(summed)))
+        self._values = (
+            cells[summed].to_numpy(dtype=float) if len(cells) else np.zeros((0, len(summed)))
+        )
         self._arms = cells[ARM_COLUMN].astype(str).to_numpy()
         self._flags = {flag: cells[flag].to_numpy(dtype=bool) for flag in segment_flags.values()}
         self._extremes = {
-            c: cells[c].to_numpy(dtype=float) for c in cells.columns if c.startswith(("_min_", "_max_"))
+            c: cells[c].to_numpy(dtype=float)
+            for c in cells.columns
+            if c.startswith(("_min_", "_max_"))
         }
 
     @property
@@ -148,8 +154,12 @@ class MomentTable:
         non_whole: dict[str, float] = {}
         any_rows = bool(keep.any())
         for i, name in enumerate(self.outcomes):
-            minimum[name] = float(self._extremes[f"_min_{i}"][keep].min()) if any_rows else float("nan")
-            maximum[name] = float(self._extremes[f"_max_{i}"][keep].max()) if any_rows else float("nan")
+            minimum[name] = (
+                float(self._extremes[f"_min_{i}"][keep].min()) if any_rows else float("nan")
+            )
+            maximum[name] = (
+                float(self._extremes[f"_max_{i}"][keep].max()) if any_rows else float("nan")
+            )
             non_whole[name] = float(total[f"_frac_{i}"])
         return Moments(
             n=float(total["_n"]),
@@ -168,7 +178,9 @@ def _monomials(names: Sequence[str], max_degree: int) -> list[tuple[str, ...]]:
     return out
 
 
-def balance_variables(data: ExperimentData, table: ir.Table | None = None) -> dict[str, ir.NumericValue]:
+def balance_variables(
+    data: ExperimentData, table: ir.Table | None = None
+) -> dict[str, ir.NumericValue]:
     """Covariates as numeric columns: numeric ones as they are, categoricals as 0/1 indicators."""
     table = data.table if table is None else table
     out: dict[str, ir.NumericValue] = {}

@@ -321,7 +321,7 @@ class UpliftModel:
     def _predict_arm(self, matrix: np.ndarray, arm: str) -> np.ndarray:
         total = np.zeros(len(matrix))
         for component in self.components_[arm]:
-            total += component.coefficient * component.booster.predict(matrix)
+            total += component.coefficient * np.asarray(component.booster.predict(matrix))
         return total
 
     def _params(self, objective: str) -> dict[str, Any]:

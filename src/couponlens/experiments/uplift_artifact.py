@@ -189,7 +189,9 @@ def verify_files(folder: str | Path, manifest: dict[str, Any]) -> None:
     for relative, expected in files.items():
         path = (root / relative).resolve()
         if root not in path.parents:
-            raise ArtifactError(f"{folder}: the manifest names a file outside the folder: {relative}")
+            raise ArtifactError(
+                f"{folder}: the manifest names a file outside the folder: {relative}"
+            )
         if not path.is_file():
             raise ArtifactError(f"{folder}: {relative} is missing")
         actual = sha256_of(path)
@@ -211,7 +213,12 @@ def load_uplift_model(folder: str | Path) -> LoadedUpliftModel:
     model = UpliftModel(**params)
     model.encoder_ = FeatureEncoder.from_dict(manifest["features"])
     model.control_ = str(manifest["control"])
-    model.outcome_kind_ = str(manifest["outcome_kind"])
+    outcome_kind = str(manifest["outcome_kind"])
+    if outcome_kind not in ("binary", "amount"):
+        raise InputError(
+            f"{root}: manifest outcome_kind {outcome_kind!r} is not 'binary' or 'amount'"
+        )
+    model.outcome_kind_ = outcome_kind  # type: ignore[assignment]
     model.arms_ = [str(a) for a in manifest["arms"]]
     model.treated_share_ = {str(k): float(v) for k, v in manifest.get("treated_share", {}).items()}
     model.components_ = {}

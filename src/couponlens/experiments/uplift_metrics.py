@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ import pandas as pd
 from couponlens._results import Result
 from couponlens.errors import InputError
 
-ArrayLike = Sequence[float] | np.ndarray | pd.Series
+ArrayLike: TypeAlias = Sequence[float] | np.ndarray | pd.Series
 
 #: Fractions reported by default for "uplift at k%".
 DEFAULT_FRACTIONS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
@@ -200,7 +201,9 @@ def _auuc(c: dict[str, np.ndarray]) -> np.ndarray:
     return _trapezoid(c["gain"], c["fraction"])
 
 
-def _uplift_at(c: dict[str, np.ndarray], fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _uplift_at(
+    c: dict[str, np.ndarray], fraction: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(uplift, n_treated, n_control) among the first rows that make up ``fraction`` of the total."""
     n_cum = c["nt"] + c["nc"]
     target = fraction * c["total"] - 1e-9

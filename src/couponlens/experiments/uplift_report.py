@@ -40,7 +40,9 @@ def _findings(validation: UpliftValidation, outcome: str) -> list[str]:
     chosen = validation.chosen
     ranked = sorted(validation.learners, key=validation.mean_qini, reverse=True)
     others = [
-        f"{learner_name(name)} {validation.mean_qini(name):.4f}" for name in ranked if name != chosen
+        f"{learner_name(name)} {validation.mean_qini(name):.4f}"
+        for name in ranked
+        if name != chosen
     ]
     sentence = (
         f"The {learner_name(chosen)} ranks customers best on held-out folds: mean Qini "
@@ -75,7 +77,9 @@ def _qini_chart(validation: UpliftValidation, arm: str) -> go.Figure:
     for series in validation.curves:
         if series.arm != arm:
             continue
-        label = learner_name(series.learner) + (" (chosen)" if series.learner == validation.chosen else "")
+        label = learner_name(series.learner) + (
+            " (chosen)" if series.learner == validation.chosen else ""
+        )
         figure.add_trace(
             go.Scatter(
                 x=series.fraction,
@@ -237,9 +241,7 @@ def policy_section(policy: PolicyComparison) -> Section:
     )
 
 
-def write_uplift_report(
-    report: Report, results: dict[str, Any], out_dir: str | Path
-) -> Path:
+def write_uplift_report(report: Report, results: dict[str, Any], out_dir: str | Path) -> Path:
     """Write ``report.html`` and ``results.json`` into ``out_dir``; returns the folder."""
     write_report(report, out_dir, results)
     return Path(out_dir)

@@ -184,14 +184,18 @@ def fit_uplift(
         train, test = fold != k, fold == k
         X_train, X_test = X[train], X[test]
         for name in learners:
-            model = UpliftModel(name, **params).fit(X_train, t_labels[train], y_values[train], control)
+            model = UpliftModel(name, **params).fit(
+                X_train, t_labels[train], y_values[train], control
+            )
             if model.arms_ != arms:
                 raise InputError(f"fold {k + 1} lost an arm: has {model.arms_}, expected {arms}")
             oof[name][test] = model.predict_frame(X_test).to_numpy()
             if name == "t":
                 _fill_mu(mu, test, model, X_test)
         if "t" not in learners:
-            t_model = UpliftModel("t", **params).fit(X_train, t_labels[train], y_values[train], control)
+            t_model = UpliftModel("t", **params).fit(
+                X_train, t_labels[train], y_values[train], control
+            )
             _fill_mu(mu, test, t_model, X_test)
 
     results: list[LearnerArmScores] = []

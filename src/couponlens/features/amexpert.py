@@ -86,7 +86,14 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
     *(
         f"{level}_{what}"
         for level in _LEVELS.values()
-        for what in ("purchases", "spend", "overlap", "overlap_share", "jaccard", "days_since_purchase")
+        for what in (
+            "purchases",
+            "spend",
+            "overlap",
+            "overlap_share",
+            "jaccard",
+            "days_since_purchase",
+        )
     ),
 )
 
@@ -116,7 +123,9 @@ def _coupon_keys(data: AmExpertData, level: str) -> ir.Table:
 def _offers_with_dates(data: AmExpertData, offers: ir.Table) -> ir.Table:
     missing = [c for c in KEY_COLUMNS if c not in offers.columns]
     if missing:
-        raise InputError(f"offers table lacks column(s) {', '.join(missing)}; expected {', '.join(KEY_COLUMNS)}")
+        raise InputError(
+            f"offers table lacks column(s) {', '.join(missing)}; expected {', '.join(KEY_COLUMNS)}"
+        )
     campaigns = data.campaigns.select("campaign_id", "campaign_type", "start_date", "end_date")
     return offers.select(*KEY_COLUMNS).join(campaigns, "campaign_id")
 
@@ -127,7 +136,9 @@ def _campaign_features(o: ir.Table) -> ir.Table:
         campaign_customers=o.customer_id.nunique(),
         campaign_coupons=o.coupon_id.nunique(),
     )
-    per_customer = o.group_by(["campaign_id", "customer_id"]).aggregate(customer_campaign_offers=o.count())
+    per_customer = o.group_by(["campaign_id", "customer_id"]).aggregate(
+        customer_campaign_offers=o.count()
+    )
     t = o.join(per_campaign, "campaign_id").join(per_customer, ["campaign_id", "customer_id"])
     return t.select(
         "id",
@@ -179,7 +190,10 @@ def _redemption_features(data: AmExpertData, o: ir.Table) -> ir.Table:
     coupon_pairs = o.select("coupon_id", "campaign_id", "start_date").distinct()
     hc = coupon_pairs.join(
         labels,
-        [coupon_pairs.coupon_id == labels.past_coupon_id, labels.past_end < coupon_pairs.start_date],
+        [
+            coupon_pairs.coupon_id == labels.past_coupon_id,
+            labels.past_end < coupon_pairs.start_date,
+        ],
     )
     by_coupon = hc.group_by(["coupon_id", "campaign_id"]).aggregate(
         coupon_past_offers=hc.count(),
@@ -219,11 +233,16 @@ def _redeemed_overlap(data: AmExpertData, o: ir.Table, level: str, name: str) ->
     labels = _past_labels(data)
     redeemed = labels.filter(labels.past_status == 1)
     keys = _coupon_keys(data, level).rename(past_coupon_id="coupon_id", past_key="key")
-    redeemed_keys = redeemed.join(keys, "past_coupon_id").select("past_customer_id", "past_end", "past_key")
+    redeemed_keys = redeemed.join(keys, "past_coupon_id").select(
+        "past_customer_id", "past_end", "past_key"
+    )
     pairs = o.select("customer_id", "campaign_id", "start_date").distinct()
     known = pairs.join(
         redeemed_keys,
-        [pairs.customer_id == redeemed_keys.past_customer_id, redeemed_keys.past_end < pairs.start_date],
+        [
+            pairs.customer_id == redeemed_keys.past_customer_id,
+            redeemed_keys.past_end < pairs.start_date,
+        ],
     ).select("customer_id", "campaign_id", key="past_key")
     known = known.distinct()
     offer_keys = o.select("id", "customer_id", "campaign_id", "coupon_id").join(
@@ -237,13 +256,17 @@ def _redeemed_overlap(data: AmExpertData, o: ir.Table, level: str, name: str) ->
 
 def _demographic_features(data: AmExpertData, o: ir.Table) -> ir.Table:
     d = data.demographics
-    age_code = ibis.cases(*[(d.age_range == a, i) for i, a in enumerate(AGE_RANGES)], else_=ibis.null("int64"))
+    age_code = ibis.cases(
+        *[(d.age_range == a, i) for i, a in enumerate(AGE_RANGES)], else_=ibis.null("int64")
+    )
     demo = d.select(
         demo_customer_id="customer_id",
         has_demographics=ibis.literal(1, "int64"),
         age_range_code=age_code.cast("int64"),
         married=ibis.cases(
-            (d.marital_status == "Married", 1), (d.marital_status == "Single", 0), else_=ibis.null("int64")
+            (d.marital_status == "Married", 1),
+            (d.marital_status == "Single", 0),
+            else_=ibis.null("int64"),
         ).cast("int64"),
         rented=d.rented.cast("int64"),
         family_size=d.family_size.cast("int64"),
@@ -262,7 +285,9 @@ def _demographic_features(data: AmExpertData, o: ir.Table) -> ir.Table:
 def _transaction_features(data: AmExpertData, o: ir.Table) -> ir.Table:
     assert data.transactions is not None
     tx = data.transactions
-    items = data.items.select("item_id", brand_key=data.items.brand.cast("string"), category_key="category")
+    items = data.items.select(
+        "item_id", brand_key=data.items.brand.cast("string"), category_key="category"
+    )
     tx = tx.join(items, "item_id").select(
         "customer_id",
         "date",
@@ -320,7 +345,9 @@ def _transaction_features(data: AmExpertData, o: ir.Table) -> ir.Table:
         )
         coupon_keys = _coupon_keys(data, level)
         coupon_size = coupon_keys.group_by("coupon_id").aggregate(coupon_keys=coupon_keys.count())
-        offer_keys = o.select("id", "customer_id", "campaign_id", "coupon_id").join(coupon_keys, "coupon_id")
+        offer_keys = o.select("id", "customer_id", "campaign_id", "coupon_id").join(
+            coupon_keys, "coupon_id"
+        )
         matched = offer_keys.join(history, ["customer_id", "campaign_id", "key"])
         per_offer = matched.group_by("id").aggregate(
             purchases=matched.purchases.sum(),
@@ -334,7 +361,9 @@ def _transaction_features(data: AmExpertData, o: ir.Table) -> ir.Table:
             .select("id", "customer_id", "campaign_id", "coupon_id", "start_date",
                     "purchases", "spend", "overlap", "last_date")
         )  # fmt: skip
-        s = s.left_join(distinct_keys, ["customer_id", "campaign_id"]).select(*s.columns, "customer_keys")
+        s = s.left_join(distinct_keys, ["customer_id", "campaign_id"]).select(
+            *s.columns, "customer_keys"
+        )
         s = s.left_join(coupon_size, "coupon_id").select(*s.columns, "coupon_keys")
         overlap = s.overlap.fill_null(0).cast("int64")
         union = s.coupon_keys.fill_null(0) + s.customer_keys.fill_null(0) - overlap
@@ -348,7 +377,9 @@ def _transaction_features(data: AmExpertData, o: ir.Table) -> ir.Table:
                     s.coupon_keys > 0, overlap / s.coupon_keys, ibis.null("float64")
                 ),
                 f"{prefix}_jaccard": ibis.ifelse(union > 0, overlap / union, ibis.null("float64")),
-                f"{prefix}_days_since_purchase": s.start_date.delta(s.last_date, unit="day").cast("int64"),
+                f"{prefix}_days_since_purchase": s.start_date.delta(s.last_date, unit="day").cast(
+                    "int64"
+                ),
             },
         )
         t = t.join(level_features, t.id == level_features._id).drop("_id")

@@ -15,7 +15,7 @@ Example:
     >>> [(p.label_start.isoformat(), p.label_end.isoformat()) for p in plan.pairs]
     [('2016-04-15', '2016-05-15'), ('2016-05-16', '2016-06-15')]
     >>> plan.pairs[-1].feature_start.isoformat(), plan.pairs[-1].feature_end.isoformat()
-    ('2016-01-31', '2016-05-15')
+    ('2016-02-01', '2016-05-15')
 """
 
 from __future__ import annotations
@@ -166,7 +166,11 @@ def history_dates(history: ir.Table) -> tuple[dt.date, dt.date, dt.date | None]:
         last=history.date_received.max(),
         last_purchase=history.purchase_date.max(),
     ).execute()
-    first, last, last_purchase = row["first"].iloc[0], row["last"].iloc[0], row["last_purchase"].iloc[0]
+    first, last, last_purchase = (
+        row["first"].iloc[0],
+        row["last"].iloc[0],
+        row["last_purchase"].iloc[0],
+    )
     if first is None or last is None or first != first:
         raise InputError("the history has no coupon receipts: nothing to learn from")
 

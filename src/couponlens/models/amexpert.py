@@ -152,11 +152,17 @@ def _fit_booster(
         fit_idx, stop_idx = next(splitter.split(x, y, groups))
     else:
         fit_idx, stop_idx = train_test_split(
-            np.arange(len(y)), test_size=0.2, random_state=seed, stratify=y if y.sum() >= 2 else None
+            np.arange(len(y)),
+            test_size=0.2,
+            random_state=seed,
+            stratify=y if y.sum() >= 2 else None,
         )
     if y[stop_idx].sum() == 0 or y[stop_idx].sum() == len(stop_idx):
         fit_idx, stop_idx = train_test_split(
-            np.arange(len(y)), test_size=0.2, random_state=seed, stratify=y if y.sum() >= 2 else None
+            np.arange(len(y)),
+            test_size=0.2,
+            random_state=seed,
+            stratify=y if y.sum() >= 2 else None,
         )
     full = {**params, "seed": seed, "metric": "auc"}
     train_set = lgb.Dataset(x[fit_idx], y[fit_idx], free_raw_data=False)
@@ -203,7 +209,9 @@ def cross_validate(
         True
     """
     if strategy not in CV_STRATEGIES:
-        raise InputError(f"unknown CV strategy {strategy!r}; expected one of {', '.join(CV_STRATEGIES)}")
+        raise InputError(
+            f"unknown CV strategy {strategy!r}; expected one of {', '.join(CV_STRATEGIES)}"
+        )
     params = {**DEFAULT_PARAMS, **(params or {})}
     y = frame["redemption_status"].to_numpy().astype(np.int64)
     groups = frame["campaign_id"].to_numpy()
@@ -216,7 +224,9 @@ def cross_validate(
         splits = list(GroupKFold(n_splits=n_splits).split(x, y, groups))
     else:
         n_splits = max(2, min(n_splits, int(y.sum()), int(len(y) - y.sum())))
-        splits = list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(x, y))
+        splits = list(
+            StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(x, y)
+        )
     oof = np.full(len(y), np.nan)
     oof_base = np.full(len(y), np.nan)
     fold_aucs: list[float | None] = []
@@ -244,7 +254,9 @@ def cross_validate(
         positives=int(y.sum()),
         auc=_auc(y, oof),
         pr_auc=float(average_precision_score(y, oof)) if two_classes else None,
-        log_loss=float(log_loss(y, np.clip(oof, 1e-15, 1 - 1e-15), labels=[0, 1])) if len(y) else None,
+        log_loss=float(log_loss(y, np.clip(oof, 1e-15, 1 - 1e-15), labels=[0, 1]))
+        if len(y)
+        else None,
         fold_aucs=fold_aucs,
         baseline_auc=_auc(y, oof_base) if base_ok else None,
         best_iterations=best,
@@ -281,7 +293,8 @@ def random_split_auc(
         np.arange(len(y)), test_size=test_size, random_state=seed, stratify=y
     )
     booster = _fit_booster(x[train_idx], y[train_idx], None, params, seed)
-    return _auc(y[test_idx], booster.predict(x[test_idx], num_iteration=booster.best_iteration))
+    predicted = np.asarray(booster.predict(x[test_idx], num_iteration=booster.best_iteration))
+    return _auc(y[test_idx], predicted)
 
 
 def training_frame(data: AmExpertData, *, use_transactions: bool | None = None) -> pd.DataFrame:
@@ -324,10 +337,14 @@ def train_amexpert(
             f"{data.report.folder}/train.csv: redemption_status is all {int(y[0]) if len(y) else '-'}; "
             "a model needs both redeemed (1) and not redeemed (0) offers"
         )
-    result, oof = cross_validate(frame, features, strategy=cv, n_splits=n_splits, seed=seed, params=params)
+    result, oof = cross_validate(
+        frame, features, strategy=cv, n_splits=n_splits, seed=seed, params=params
+    )
     rounds = max(1, int(np.median(result.best_iterations)))
     full_params = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
-    booster = lgb.train(full_params, lgb.Dataset(_matrix(frame, features), y), num_boost_round=rounds)
+    booster = lgb.train(
+        full_params, lgb.Dataset(_matrix(frame, features), y), num_boost_round=rounds
+    )
     manifest = {
         "kind": MODEL_KIND,
         "format_version": FORMAT_VERSION,
@@ -348,7 +365,9 @@ def train_amexpert(
         "cv": result.to_dict(),
         "versions": _versions(),
     }
-    model = AmExpertModel(booster=booster, features=features, uses_transactions=use_transactions, manifest=manifest)
+    model = AmExpertModel(
+        booster=booster, features=features, uses_transactions=use_transactions, manifest=manifest
+    )
     return TrainedAmExpert(model=model, cv=result, out_of_fold=oof)
 
 
@@ -394,13 +413,17 @@ def load_model(folder: str | Path) -> AmExpertModel:
     folder = Path(folder)
     manifest_path = folder / MANIFEST_FILE
     if not manifest_path.is_file():
-        raise ModelError(f"{folder}: no {MANIFEST_FILE}; expected a folder written by `couponlens amexpert train`")
+        raise ModelError(
+            f"{folder}: no {MANIFEST_FILE}; expected a folder written by `couponlens amexpert train`"
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{manifest_path}: not valid JSON ({exc})") from exc
     if manifest.get("kind") != MODEL_KIND:
-        raise ModelError(f"{manifest_path}: kind is {manifest.get('kind')!r}; expected {MODEL_KIND!r}")
+        raise ModelError(
+            f"{manifest_path}: kind is {manifest.get('kind')!r}; expected {MODEL_KIND!r}"
+        )
     files = manifest.get("files") or {}
     if MODEL_FILE not in files:
         raise ModelError(f"{manifest_path}: lists no {MODEL_FILE}")
@@ -423,11 +446,17 @@ def load_model(folder: str | Path) -> AmExpertModel:
         )
     booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
     if booster.num_feature() != len(features):
-        raise ModelError(f"{folder / MODEL_FILE}: has {booster.num_feature()} features; the manifest lists {len(features)}")
-    return AmExpertModel(booster=booster, features=features, uses_transactions=uses_transactions, manifest=manifest)
+        raise ModelError(
+            f"{folder / MODEL_FILE}: has {booster.num_feature()} features; the manifest lists {len(features)}"
+        )
+    return AmExpertModel(
+        booster=booster, features=features, uses_transactions=uses_transactions, manifest=manifest
+    )
 
 
-def predict_amexpert(model: AmExpertModel, data: AmExpertData, candidates: ir.Table) -> pd.DataFrame:
+def predict_amexpert(
+    model: AmExpertModel, data: AmExpertData, candidates: ir.Table
+) -> pd.DataFrame:
     """Score candidate offers: ``id, redemption_status`` (a probability), in the input order.
 
     ``candidates`` is a table in the test layout (e.g. from

@@ -116,7 +116,11 @@ class O2OModel:
         if missing:
             raise InputError(
                 f"the input lacks {len(missing)} feature(s) the model needs: {', '.join(missing[:8])}"
-                + (" (the model was trained with --leakage-features)" if self.leakage_features else "")
+                + (
+                    " (the model was trained with --leakage-features)"
+                    if self.leakage_features
+                    else ""
+                )
             )
         bad = [f for f in self.features if not pd.api.types.is_numeric_dtype(frame[f])]
         if bad:
@@ -137,7 +141,9 @@ class O2OModel:
         if self.chosen == "lightgbm":
             return self.predict_lightgbm(frame)
         if self.logistic is None:
-            raise ModelFileError(f"the chosen model {self.chosen!r} needs the logistic baseline, which is missing")
+            raise ModelFileError(
+                f"the chosen model {self.chosen!r} needs the logistic baseline, which is missing"
+            )
         self.check_features(frame)
         if self.chosen == "logistic":
             return self.logistic.predict(frame)
@@ -177,7 +183,15 @@ def _content_digest(manifest: dict[str, Any]) -> str:
 def library_versions() -> dict[str, str]:
     """Versions of the libraries a model depends on."""
     versions = {"python": platform.python_version()}
-    for name in ("couponlens", "lightgbm", "scikit-learn", "numpy", "pandas", "ibis-framework", "duckdb"):
+    for name in (
+        "couponlens",
+        "lightgbm",
+        "scikit-learn",
+        "numpy",
+        "pandas",
+        "ibis-framework",
+        "duckdb",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -237,7 +251,9 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
             f"(this couponlens reads version {FORMAT_VERSION})"
         )
     if manifest.get("manifest_sha256") != _content_digest(manifest):
-        raise ModelFileError(f"{path}: the manifest was edited after it was written (its digest does not match)")
+        raise ModelFileError(
+            f"{path}: the manifest was edited after it was written (its digest does not match)"
+        )
     files = manifest.get("files") or {}
     if LIGHTGBM_FILE not in files:
         raise ModelFileError(f"{path}: lists no {LIGHTGBM_FILE}")
@@ -277,9 +293,15 @@ def load_model(folder: str | Path) -> O2OModel:
     if chosen not in ("lightgbm", "logistic", "stack"):
         raise ModelFileError(f"{folder}: unknown chosen model {chosen!r} in the manifest")
     if chosen in ("logistic", "stack") and logistic is None:
-        raise ModelFileError(f"{folder}: the chosen model {chosen!r} needs {LOGISTIC_FILE}, which is not listed")
+        raise ModelFileError(
+            f"{folder}: the chosen model {chosen!r} needs {LOGISTIC_FILE}, which is not listed"
+        )
     if chosen == "stack" and stack is None:
-        raise ModelFileError(f"{folder}: the chosen model is a stack but the manifest holds no stack")
+        raise ModelFileError(
+            f"{folder}: the chosen model is a stack but the manifest holds no stack"
+        )
     skip = {"format", "format_version", "features", "stack", "files", "manifest_sha256"}
     info = {k: v for k, v in manifest.items() if k not in skip}
-    return O2OModel(booster=booster, features=features, info=info, logistic=logistic, stack=stack, path=folder)
+    return O2OModel(
+        booster=booster, features=features, info=info, logistic=logistic, stack=stack, path=folder
+    )

@@ -50,7 +50,9 @@ def make_splits(
 ) -> list[Split]:
     """Splits of ``frame`` (which has ``label``, the window column, and the group column)."""
     if strategy not in STRATEGIES:
-        raise InputError(f"unknown CV strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}")
+        raise InputError(
+            f"unknown CV strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}"
+        )
     y = frame["label"].to_numpy()
     positions = np.arange(len(frame))
     if strategy == "time":
@@ -68,12 +70,18 @@ def make_splits(
         ]
     if strategy == "stratified":
         if min(np.bincount(y.astype(int), minlength=2)) < folds:
-            raise InputError(f"stratified {folds}-fold CV needs at least {folds} receipts of each label")
+            raise InputError(
+                f"stratified {folds}-fold CV needs at least {folds} receipts of each label"
+            )
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        return [Split(f"fold{i + 1}", tr, va) for i, (tr, va) in enumerate(splitter.split(positions, y))]
+        return [
+            Split(f"fold{i + 1}", tr, va) for i, (tr, va) in enumerate(splitter.split(positions, y))
+        ]
     groups = frame[group_column].to_numpy()
     if len(np.unique(groups)) < folds:
-        raise InputError(f"group {folds}-fold CV needs at least {folds} distinct {group_column} values")
+        raise InputError(
+            f"group {folds}-fold CV needs at least {folds} distinct {group_column} values"
+        )
     splitter_g = GroupKFold(n_splits=folds)
     return [
         Split(f"fold{i + 1}", tr, va)

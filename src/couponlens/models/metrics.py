@@ -71,7 +71,7 @@ def mean_coupon_auc(coupon: ArrayLike, label: ArrayLike, score: ArrayLike) -> Co
     """Mean over coupons of the ROC AUC of ``score`` for ``label``, single-class coupons skipped.
 
     Example:
-        >>> mean_coupon_auc([7, 7, 7, 7], [0, 1, 0, 1], [0.1, 0.4, 0.35, 0.8]).mean_auc
+        >>> mean_coupon_auc([7, 7, 7, 7], [0, 1, 0, 1], [0.1, 0.4, 0.5, 0.8]).mean_auc
         0.75
     """
     coupon_arr = np.asarray(coupon)
@@ -93,12 +93,20 @@ def mean_coupon_auc(coupon: ArrayLike, label: ArrayLike, score: ArrayLike) -> Co
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = (rank_pos - pos * (pos + 1) / 2.0) / (pos * neg)
     per_coupon = pd.DataFrame(
-        {"coupon_id": uniques, "receipts": n.astype(np.int64), "positives": pos.astype(np.int64),
-         "auc": np.where(scored, auc, np.nan)}
+        {
+            "coupon_id": uniques,
+            "receipts": n.astype(np.int64),
+            "positives": pos.astype(np.int64),
+            "auc": np.where(scored, auc, np.nan),
+        }
     )
     if not scored.any():
         return CouponAUC(
-            None, 0, int(k), 0, per_coupon,
+            None,
+            0,
+            int(k),
+            0,
+            per_coupon,
             state="not estimable: every coupon's receipts are all used or all unused",
         )
     return CouponAUC(

@@ -9,7 +9,7 @@ same receipts. Its parameters are a handful of numbers, stored as JSON.
 Example:
     >>> import numpy as np
     >>> rank_blend([np.array([0.1, 0.9, 0.5]), np.array([0.3, 0.2, 0.1])], [0.5, 0.5]).round(3).tolist()
-    [0.5, 0.667, 0.5]
+    [0.667, 0.833, 0.5]
 """
 
 from __future__ import annotations
@@ -106,13 +106,19 @@ def decide_stack(
     singles = {n: mean_coupon_auc(coupon, y, probabilities[n]).mean_auc for n in names}
     best = max(names, key=lambda n: -1.0 if singles[n] is None else float(singles[n]))  # type: ignore[arg-type]
     best_auc = singles[best]
-    blend_auc = mean_coupon_auc(coupon, y, rank_blend([probabilities[n] for n in names], [1.0] * len(names))).mean_auc
+    blend_auc = mean_coupon_auc(
+        coupon, y, rank_blend([probabilities[n] for n in names], [1.0] * len(names))
+    ).mean_auc
     if len(names) < 2 or best_auc is None or len(np.unique(y)) < 2:
-        return StackDecision(False, best, best_auc, None, blend_auc, None, "one model, or labels of one class")
+        return StackDecision(
+            False, best, best_auc, None, blend_auc, None, "one model, or labels of one class"
+        )
     x = np.column_stack([_logit(probabilities[n]) for n in names])
     groups = len(np.unique(coupon))
     if groups < 2:
-        return StackDecision(False, best, best_auc, None, blend_auc, None, "too few coupons to cross-fit")
+        return StackDecision(
+            False, best, best_auc, None, blend_auc, None, "too few coupons to cross-fit"
+        )
     oof = np.empty(len(y))
     for train_idx, test_idx in GroupKFold(n_splits=min(folds, groups)).split(x, y, coupon):
         if len(np.unique(y[train_idx])) < 2:
@@ -127,4 +133,6 @@ def decide_stack(
         f"stack {stack_auc:.4f} vs best single ({best}) {best_auc:.4f} mean per-coupon AUC "
         f"on cross-fitted validation predictions"
     )
-    return StackDecision(kept, best, best_auc, stack_auc, blend_auc, params if kept else None, reason)
+    return StackDecision(
+        kept, best, best_auc, stack_auc, blend_auc, params if kept else None, reason
+    )

@@ -76,7 +76,9 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         if self.cv not in STRATEGIES:
-            raise InputError(f"unknown CV strategy {self.cv!r}: expected one of {', '.join(STRATEGIES)}")
+            raise InputError(
+                f"unknown CV strategy {self.cv!r}: expected one of {', '.join(STRATEGIES)}"
+            )
         if self.n_estimators < 1:
             raise InputError("n_estimators must be at least 1")
 
@@ -143,9 +145,7 @@ class TrainResult(Result):
         }
 
 
-def training_frame(
-    history: ir.Table, plan: WindowPlan, *, leakage: bool = False
-) -> pd.DataFrame:
+def training_frame(history: ir.Table, plan: WindowPlan, *, leakage: bool = False) -> pd.DataFrame:
     """Labelled feature rows for every pair of ``plan``, oldest window first (column ``window``)."""
     frames = []
     for pair in plan.pairs:
@@ -283,7 +283,9 @@ def train_o2o(history: ir.Table, options: TrainOptions | None = None) -> TrainRe
     logistic_final = fit_logistic(frame, features, options.seed) if chosen != "lightgbm" else None
     seconds["final_fit"] = time.perf_counter() - began
     validation = evaluate_scores(valid_all["coupon_id"], valid_all["label"], p_valid)
-    predictions = valid_all[["window", "line_number", "user_id", "coupon_id", "date_received", "label"]].copy()
+    predictions = valid_all[
+        ["window", "line_number", "user_id", "coupon_id", "date_received", "label"]
+    ].copy()
     predictions["probability"] = p_valid
     predictions["lightgbm"] = oof_lgb[scored]
     predictions["logistic"] = oof_lr[scored]
@@ -292,12 +294,19 @@ def train_o2o(history: ir.Table, options: TrainOptions | None = None) -> TrainRe
     info: dict[str, Any] = {
         "task": "o2o-redemption",
         "leakage_features": options.leakage_features,
-        "label_rule": {"label_days": plan.label_days, "text": LABEL_RULE.format(days=plan.label_days)},
+        "label_rule": {
+            "label_days": plan.label_days,
+            "text": LABEL_RULE.format(days=plan.label_days),
+        },
         "windows": {
             "pairs": [p.to_dict() for p in plan.pairs],
             "feature_days": plan.feature_days,
             "label_window_days": options.label_window_days,
-            "history": {"first_receipt": first, "last_receipt": last, "last_purchase": last_purchase},
+            "history": {
+                "first_receipt": first,
+                "last_receipt": last,
+                "last_purchase": last_purchase,
+            },
         },
         "cv": options.cv,
         "chosen": chosen,
@@ -383,7 +392,9 @@ def score_o2o(model: O2OModel, history: ir.Table, candidates: ir.Table) -> Score
             f"feature window's end ({pair.feature_end}): recent behaviour is missing from the features"
         )
     if first > pair.feature_start:
-        notes.append(f"the history starts on {first}, after the feature window's start ({pair.feature_start})")
+        notes.append(
+            f"the history starts on {first}, after the feature window's start ({pair.feature_start})"
+        )
     features = build_features(
         history,
         candidates,
@@ -394,3 +405,41 @@ def score_o2o(model: O2OModel, history: ir.Table, candidates: ir.Table) -> Score
     frame = to_frame(features)
     frame["probability"] = model.predict(frame)
     return Scores(frame=frame, window=pair, leakage_features=model.leakage_features, warnings=notes)
+
+
+@dataclass(frozen=True, repr=False)
+class Evaluation(Result):
+    """A model scored on labelled receipts: metrics and the scored rows."""
+
+    metrics: ModelMetrics
+    scored: pd.DataFrame
+    window: WindowPair
+    leakage_features: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def evaluate_o2o(
+    model: O2OModel, history: ir.Table, labelled: ir.Table, *, since: dt.date | None = None
+) -> Evaluation:
+    """Score the receipts of ``labelled`` (train layout, with purchase dates) and measure the model.
+
+    Receipts are labelled with the model's own rule; ``since`` keeps receipts from that day on.
+    """
+    schema = labelled.schema()
+    if "purchase_date" not in schema:
+        raise InputError(
+            "the labelled file needs purchase dates (the train layout with Date) to know which receipts were used"
+        )
+    label_days = int(model.info["label_rule"]["label_days"])
+    rows = labelled.filter(labelled.coupon_id.notnull())
+    if since is not None:
+        rows = rows.filter(rows.date_received >= since)
+    used = rows.purchase_date.notnull() & (
+        rows.purchase_date.delta(rows.date_received, unit="day") <= label_days
+    )
+    rows = rows.mutate(label=used.cast("int64"))
+    scores = score_o2o(model, history, rows.drop("label"))
+    labels = rows.select("line_number", "label").to_pandas()
+    scored = scores.frame.merge(labels, on="line_number", how="left", validate="one_to_one")
+    metrics = evaluate_scores(scored["coupon_id"], scored["label"], scored["probability"])
+    return Evaluation(metrics, scored, scores.window, model.leakage_features, scores.warnings)

@@ -153,7 +153,9 @@ def render_report(report: Report) -> str:
         for figure in section.charts:
             charts.append(_chart_html(figure, chart_index))
             chart_index += 1
-        captions = section.table_captions + [""] * (len(section.tables) - len(section.table_captions))
+        captions = section.table_captions + [""] * (
+            len(section.tables) - len(section.table_captions)
+        )
         tables = [
             {"caption": caption, "html": _table_html(frame)}
             for caption, frame in zip(captions, section.tables, strict=False)

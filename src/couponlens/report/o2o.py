@@ -72,11 +72,15 @@ def _data_section(load: LoadReport) -> Section:
     tables = [counts]
     captions = ["Rows read = rows kept + rows quarantined"]
     if load.reasons:
-        tables.append(pd.DataFrame({"reason": list(load.reasons), "rows": list(load.reasons.values())}))
+        tables.append(
+            pd.DataFrame({"reason": list(load.reasons), "rows": list(load.reasons.values())})
+        )
         captions.append("Quarantined rows by reason")
     notes = list(load.warnings)
     if load.quarantine_path:
-        notes.append(f"Quarantined rows with their line numbers and raw text: {load.quarantine_path}")
+        notes.append(
+            f"Quarantined rows with their line numbers and raw text: {load.quarantine_path}"
+        )
     findings = [
         f"Read {load.rows_read:,} rows from {Path(load.path).name} ({load.layout} layout): "
         f"{load.rows_kept:,} kept, {load.rows_quarantined:,} quarantined."
@@ -100,7 +104,9 @@ def _record_class_section(a: O2OAnalysis) -> Section:
 
 def _daily_section(a: O2OAnalysis) -> Section:
     frame = a.daily.to_frame()
-    section = Section("Daily issue and use", notes=[] if a.daily.status == "ok" else [a.daily.status])
+    section = Section(
+        "Daily issue and use", notes=[] if a.daily.status == "ok" else [a.daily.status]
+    )
     if frame.empty:
         return section
     dates = pd.to_datetime(frame["date"])
@@ -112,7 +118,9 @@ def _daily_section(a: O2OAnalysis) -> Section:
     section.charts.append(volume)
     if a.daily.status == "ok":
         rate = _figure("Usage rate by receipt date (Wilson 95% band)", "receipt date", "usage rate")
-        rate.add_scatter(x=dates, y=frame["ci_high"], line={"width": 0}, showlegend=False, hoverinfo="skip")
+        rate.add_scatter(
+            x=dates, y=frame["ci_high"], line={"width": 0}, showlegend=False, hoverinfo="skip"
+        )
         rate.add_scatter(
             x=dates, y=frame["ci_low"], fill="tonexty", line={"width": 0}, name="95% CI",
             fillcolor="rgba(47,111,221,0.2)", hoverinfo="skip",
@@ -135,7 +143,10 @@ def _popular_section(a: O2OAnalysis) -> Section:
     )
     merchants = pm.to_frame()
     if not merchants.empty:
-        for column, label in (("mean_distance", "mean distance (x 500 m)"), ("mean_discount", "mean discount rate")):
+        for column, label in (
+            ("mean_distance", "mean distance (x 500 m)"),
+            ("mean_discount", "mean discount rate"),
+        ):
             figure = _figure(f"Coupon users vs {label}", label, "distinct coupon users")
             figure.add_scatter(
                 x=merchants[column], y=merchants["coupon_users"], mode="markers",
@@ -147,7 +158,9 @@ def _popular_section(a: O2OAnalysis) -> Section:
     correlations = pm.correlation_frame()
     if not correlations.empty:
         section.tables.append(correlations)
-        section.table_captions.append("Pearson r (Fisher-z 95% CI) and Spearman rho, pairwise deletion")
+        section.table_captions.append(
+            "Pearson r (Fisher-z 95% CI) and Spearman rho, pairwise deletion"
+        )
     return section
 
 
@@ -191,8 +204,12 @@ def _habits_section(a: O2OAnalysis) -> Section:
     if per_user.status == "ok" and not per_user.histogram.empty:
         hist = per_user.to_frame()
         figure = _figure("Buyers by number of purchases", "purchases per buyer", "buyers")
-        figure.add_bar(x=hist["purchases"], y=hist["buyers_by_coupon_purchases"], name="coupon purchases")
-        figure.add_bar(x=hist["purchases"], y=hist["buyers_by_normal_purchases"], name="normal purchases")
+        figure.add_bar(
+            x=hist["purchases"], y=hist["buyers_by_coupon_purchases"], name="coupon purchases"
+        )
+        figure.add_bar(
+            x=hist["purchases"], y=hist["buyers_by_normal_purchases"], name="normal purchases"
+        )
         section.charts.append(figure)
     elif per_user.status != "ok":
         section.notes.append(f"Purchases per user: {per_user.status}")
@@ -226,7 +243,9 @@ def _patterns_section(a: O2OAnalysis) -> Section:
         hist = days.to_frame()
         figure = _figure("Days from receipt to use", "days", "uses")
         figure.add_bar(x=hist["days"], y=hist["uses"])
-        figure.add_vline(x=days.window_days + 0.5, line_dash="dash", annotation_text=f"{days.window_days} days")
+        figure.add_vline(
+            x=days.window_days + 0.5, line_dash="dash", annotation_text=f"{days.window_days} days"
+        )
         section.charts.append(figure)
     elif days.status != "ok":
         section.notes.append(f"Days to use: {days.status}")

@@ -30,17 +30,27 @@ class SiteEntry:
     notes: list[str] = field(default_factory=list)
 
 
-def write_index(out_dir: str | Path, entries: list[SiteEntry], *, source: str, options: dict[str, object] | None = None) -> Path:
+def write_index(
+    out_dir: str | Path,
+    entries: list[SiteEntry],
+    *,
+    source: str,
+    options: dict[str, object] | None = None,
+) -> Path:
     """Write ``out_dir/index.html`` (self-contained) and return its path."""
     from couponlens import __version__
 
     out = Path(out_dir)
-    html = _environment().get_template("index.html").render(
-        entries=entries,
-        source=source,
-        options=options or {},
-        version=__version__,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    html = (
+        _environment()
+        .get_template("index.html")
+        .render(
+            entries=entries,
+            source=source,
+            options=options or {},
+            version=__version__,
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
     )
     path = out / "index.html"
     write_text_atomic(path, html)

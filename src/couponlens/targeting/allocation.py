@@ -116,7 +116,9 @@ def _check_inputs(
         raise InputError(f"option names repeat: {names}")
     for o in options:
         if not np.isfinite(o.face_value) or o.face_value < 0:
-            raise InputError(f"option {o.name!r}: face value must be at least 0, got {o.face_value}")
+            raise InputError(
+                f"option {o.name!r}: face value must be at least 0, got {o.face_value}"
+            )
     missing = [c for c in [size_column, *names] if c not in segments.columns]
     if missing:
         raise InputError(f"the segment table has no column(s) {missing}")
@@ -315,14 +317,18 @@ def load_allocation_inputs(
     customers_path, probabilities_path = Path(customers), Path(probabilities)
     cust = _read_table(con, customers_path)
     prob = _read_table(con, probabilities_path)
-    options = [c[len(PROBABILITY_PREFIX) :] for c in prob.columns if c.startswith(PROBABILITY_PREFIX)]
+    options = [
+        c[len(PROBABILITY_PREFIX) :] for c in prob.columns if c.startswith(PROBABILITY_PREFIX)
+    ]
     if len(options) < 2:
         raise InputError(
             f"{probabilities_path}: expected two or more '{PROBABILITY_PREFIX}<option>' columns, "
             f"found {options} among {list(prob.columns)}"
         )
     if keys is None:
-        keys = [c for c in prob.columns if c in cust.columns and not c.startswith(PROBABILITY_PREFIX)]
+        keys = [
+            c for c in prob.columns if c in cust.columns and not c.startswith(PROBABILITY_PREFIX)
+        ]
         if not keys:
             raise InputError(
                 f"{customers_path} and {probabilities_path} share no segment column to join on"
@@ -331,7 +337,9 @@ def load_allocation_inputs(
     for path, table in ((customers_path, cust), (probabilities_path, prob)):
         missing = [k for k in keys if k not in table.columns]
         if missing:
-            raise InputError(f"{path}: no segment column(s) {missing}; columns: {list(table.columns)}")
+            raise InputError(
+                f"{path}: no segment column(s) {missing}; columns: {list(table.columns)}"
+            )
 
     counts = cust.group_by(keys).aggregate(n=cust.count())
     repeated = prob.group_by(keys).aggregate(rows=prob.count()).filter(lambda t: t.rows > 1)
@@ -348,7 +356,9 @@ def load_allocation_inputs(
     prob_columns = [f"{PROBABILITY_PREFIX}{o}" for o in options]
     joined = prob.select(*keys, *prob_columns).left_join(counts, keys)
     joined = joined.select(
-        *keys, n=joined["n"].fill_null(0), **{o: joined[c] for o, c in zip(options, prob_columns, strict=True)}
+        *keys,
+        n=joined["n"].fill_null(0),
+        **{o: joined[c] for o, c in zip(options, prob_columns, strict=True)},
     ).order_by(keys)
     frame = joined.to_pandas()
     frame["n"] = frame["n"].astype(np.int64)

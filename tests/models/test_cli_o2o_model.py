@@ -1,0 +1,198 @@
+"""The train / predict / evaluate / target commands end to end on small generated files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from couponlens.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_dir(o2o_files, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli")
+    code = main(
+        [
+            "o2o",
+            "train",
+            str(o2o_files["history"]),
+            "--model",
+            str(out / "model"),
+            "--n-estimators",
+            "30",
+            "--threads",
+            "1",
+            "--report",
+            str(out / "train_report"),
+        ]
+    )
+    assert code == 0
+    assert (out / "train_report" / "report.html").exists()
+    return out / "model"
+
+
+def test_predict_writes_the_submission_format(model_dir, o2o_files, tmp_path: Path) -> None:
+    out = tmp_path / "scores.csv"
+    code = main(
+        [
+            "o2o",
+            "predict",
+            str(model_dir),
+            str(o2o_files["candidates"]),
+            "--history",
+            str(o2o_files["history"]),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    scores = pd.read_csv(out)
+    raw = pd.read_csv(o2o_files["candidates"])
+    assert list(scores.columns) == ["User_id", "Coupon_id", "Date_received", "Probability"]
+    assert len(scores) == len(raw)
+    assert (
+        scores[["User_id", "Coupon_id", "Date_received"]].to_numpy()
+        == raw[["User_id", "Coupon_id", "Date_received"]].to_numpy()
+    ).all()
+    assert scores["Probability"].between(0, 1).all()
+    about = json.loads(out.with_name("scores.csv.json").read_text())
+    assert about["leakage_features"] is False and "Leakage features off" in about["note"]
+
+
+def test_predict_refuses_a_tampered_model(model_dir, o2o_files, tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "m"
+    broken.mkdir()
+    for f in model_dir.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    (broken / "lightgbm.txt").write_text((broken / "lightgbm.txt").read_text() + "\n")
+    code = main(
+        [
+            "o2o",
+            "predict",
+            str(broken),
+            str(o2o_files["candidates"]),
+            "--history",
+            str(o2o_files["history"]),
+            "--out",
+            str(tmp_path / "s.csv"),
+        ]
+    )
+    assert code == 2
+    assert "checksum mismatch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "limit", [["--budget", "150", "--per-user-cap", "1"], ["--max-cost", "40"]]
+)
+def test_target_respects_the_limit(
+    model_dir, o2o_files, tmp_path: Path, limit: list[str], capsys
+) -> None:
+    out = tmp_path / "recipients.csv"
+    code = main(
+        [
+            "target",
+            str(model_dir),
+            str(o2o_files["candidates"]),
+            "--history",
+            str(o2o_files["history"]),
+            "--out",
+            str(out),
+            *limit,
+        ]
+    )
+    assert code == 0
+    chosen = pd.read_csv(out)
+    if limit[0] == "--budget":
+        assert len(chosen) == 150
+        assert chosen["User_id"].is_unique
+    else:
+        assert chosen["Expected_cost"].sum() <= 40 + 1e-6
+        assert len(chosen) > 0
+    text = capsys.readouterr().out
+    assert "at random" in text and "expected redemptions" in text
+
+
+def test_evaluate_writes_a_report(model_dir, o2o_files, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    code = main(
+        [
+            "o2o",
+            "evaluate",
+            str(model_dir),
+            str(o2o_files["history"]),
+            "--history",
+            str(o2o_files["history"]),
+            "--since",
+            "2016-06-01",
+            "--out",
+            str(out),
+            "--truth",
+            str(o2o_files["dir"] / "history_truth.csv"),
+        ]
+    )
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["leakage_features"] is False
+    assert results["ceiling"]["mean_coupon_auc"] is not None
+    html = (out / "report.html").read_text()
+    assert "Leakage features off" in html and "per-coupon" in html
+
+
+def test_leakage_flag_is_recorded_and_printed(o2o_files, tmp_path: Path, capsys) -> None:
+    code = main(
+        [
+            "o2o",
+            "train",
+            str(o2o_files["history"]),
+            "--model",
+            str(tmp_path / "m"),
+            "--leakage-features",
+            "--n-estimators",
+            "10",
+            "--threads",
+            "1",
+        ]
+    )
+    assert code == 0
+    assert json.loads((tmp_path / "m" / "manifest.json").read_text())["leakage_features"] is True
+    assert "LEAKAGE FEATURES ON" in capsys.readouterr().out
+    code = main(
+        [
+            "o2o",
+            "predict",
+            str(tmp_path / "m"),
+            str(o2o_files["candidates"]),
+            "--history",
+            str(o2o_files["history"]),
+            "--out",
+            str(tmp_path / "s.csv"),
+        ]
+    )
+    assert code == 0
+    assert json.loads((tmp_path / "s.csv.json").read_text())["leakage_features"] is True
+
+
+def test_predict_on_the_real_test_file(model_dir, o2o_files, real_file, tmp_path: Path) -> None:
+    test_file = real_file("o2o/ccf_offline_stage1_test_revised.csv")
+    out = tmp_path / "real_scores.csv"
+    code = main(
+        [
+            "o2o",
+            "predict",
+            str(model_dir),
+            str(test_file),
+            "--history",
+            str(o2o_files["history"]),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    scores = pd.read_csv(out)
+    raw = pd.read_csv(test_file)
+    assert len(scores) == len(raw) == 113_640
+    assert (scores["User_id"].to_numpy() == raw["User_id"].to_numpy()).all()
+    assert (scores["Date_received"].to_numpy() == raw["Date_received"].to_numpy()).all()
