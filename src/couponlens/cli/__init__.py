@@ -8,19 +8,27 @@ other exception prints one line naming it and exits 1. No traceback reaches the 
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import sys
 
 import typer
 
-from couponlens.cli import demo as _demo  # noqa: E402,F401
-from couponlens.cli import experiment as _experiment  # noqa: E402,F401
-
-# Sub-app modules register their commands on import; add one line per module.
-from couponlens.cli import o2o as _o2o  # noqa: E402,F401
-from couponlens.cli import o2o_model as _o2o_model  # noqa: E402,F401
 from couponlens.cli._app import app, console_err
 from couponlens.errors import CouponlensError
+
+
+def _register_commands() -> None:
+    """Import every public module of this package: each registers its commands on import.
+
+    A new job only adds ``cli/<job>.py``; nothing here changes.
+    """
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name[0] != "_"):
+        importlib.import_module(f"{__name__}.{module}")
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
