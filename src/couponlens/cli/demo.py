@@ -6,6 +6,9 @@ per job. The generated inputs stay in ``OUT/data/`` so a user can rerun any job 
 
 from __future__ import annotations
 
+import json
+import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import typer
 from couponlens.cli._app import app, console
 from couponlens.cli.o2o import print_summary, run_with_progress
 from couponlens.datasets.o2o_synthetic import generate_o2o
+from couponlens.errors import CouponlensError
 from couponlens.report.site import SiteEntry, write_index
 
 REAL_O2O_ROWS = 1_754_884
@@ -51,6 +55,112 @@ def demo_o2o(out: Path, rows: int, seed: int) -> SiteEntry:
     )
 
 
+def _run(args: list[str]) -> None:
+    """Run one CLI command exactly as a user would; stop the demo if it fails."""
+    from couponlens.cli import main
+
+    console.print(f"$ couponlens {shlex.join(args)}", style="dim", highlight=False, soft_wrap=True)
+    code = main(args)
+    if code != 0:
+        raise CouponlensError(f"demo step failed (exit {code}): couponlens {' '.join(args)}")
+
+
+def _auc(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.3f}"
+
+
+def demo_o2o_model(out: Path, rows: int, seed: int) -> SiteEntry:
+    """Train a redemption model on the generated log, score next month's receipts, target 5%."""
+    data = out / "data"
+    history = data / "o2o_train.csv"
+    candidates = data / "o2o_next_month.csv"
+    test_rows = max(1000, rows // 12)
+    console.rule("O2O redemption model and targeting")
+    generate_o2o(test_rows, seed, candidates, layout="test", world_rows=rows)
+    model = out / "model" / "o2o_model"
+    budget = max(10, test_rows // 20)
+    _run(["o2o", "train", str(history), "--model", str(model), "--report", str(out / "model"),
+          "--seed", str(seed)])  # fmt: skip
+    scores = out / "model" / "scores.csv"
+    _run(["o2o", "predict", str(model), str(candidates), "--history", str(history),
+          "--out", str(scores)])  # fmt: skip
+    recipients = out / "model" / "recipients.csv"
+    _run(["target", str(model), str(candidates), "--history", str(history),
+          "--out", str(recipients), "--budget", str(budget), "--per-user-cap", "1"])  # fmt: skip
+    manifest = json.loads((model / "manifest.json").read_text())
+    validation = manifest["metrics"]["validation"]
+    targeting = json.loads(recipients.with_name(recipients.name + ".json").read_text())["targeting"]
+    lift = targeting.get("lift_over_random")
+    return SiteEntry(
+        title="O2O redemption model and targeting",
+        link="model/report.html",
+        question="Who will use which coupon within 15 days, and whom should the next coupons go to?",
+        figures={
+            "mean per-coupon AUC (validation)": _auc(validation["mean_coupon_auc"]),
+            "overall AUC (validation)": _auc(validation["auc"]),
+            "model kept": str(manifest["chosen"]),
+            f"expected redemptions, top {budget:,} of {test_rows:,}": (
+                f"{targeting['expected_redemptions']:,.1f}"
+            ),
+            "vs sending at random": "—" if lift is None else f"{lift:.1f}x",
+        },
+        notes=[
+            "Leakage features off: every feature comes from history before the scored receipts.",
+            f"Scores: model/{scores.name}; recipients: model/{recipients.name}.",
+        ],
+    )
+
+
+def demo_experiment(out: Path, rows: int, seed: int) -> SiteEntry:
+    """Generate a randomized coupon test with planted segment effects and analyse it."""
+    from couponlens.datasets.experiment_synthetic import EXTRA_SEGMENTS, SEGMENTS
+
+    console.rule("Coupon experiment")
+    table = out / "data" / "experiment.csv"
+    _run(["generate", "experiment", "--rows", str(rows), "--seed", str(seed), "--out", str(table)])
+    segments = [arg for rule in (*SEGMENTS, *EXTRA_SEGMENTS) for arg in ("--segment", rule)]
+    _run(["experiment", "report", str(table), "--treatment", "treatment", "--control", "control",
+          "--outcome", "trans_after", "--outcome", "revenue_after", "--outcome", "converted",
+          "--covariate", "channel_acq", "--covariate", "num_past_purch",
+          "--covariate", "spent_last_purchase", "--covariate", "gender",
+          "--pre-period", "trans_before", "--pre-period", "revenue_before",
+          *segments, "--split", "0.5,0.5", "--bootstrap", "200", "--seed", str(seed),
+          "--out", str(out / "experiment")])  # fmt: skip
+    results = json.loads((out / "experiment" / "results.json").read_text())
+    everyone = [
+        e for e in results["effects"] if e["segment"] == "all" and e["outcome"] == "trans_after"
+    ]
+    figures = {
+        "customers": f"{sum(a['n'] for a in results['arms']):,}",
+        "sample-ratio check p": f"{results['srm']['p']:.3f}",
+    }
+    if everyone:
+        e = everyone[0]
+        figures["transactions per customer, coupon - control"] = (
+            f"{e['diff']:+.3f} (95% CI {e['ci_low']:+.3f} to {e['ci_high']:+.3f})"
+        )
+    return SiteEntry(
+        title="Coupon experiment",
+        link="experiment/report.html",
+        question="Did the coupon work, for whom, and which segment should get it next?",
+        figures=figures,
+    )
+
+
+#: Jobs whose demo lives in their own CLI module: (module, function(out, seed) -> SiteEntry).
+OPTIONAL_DEMOS: list[tuple[str, str]] = []
+
+
+def _extra_demos() -> list[Callable[[Path, int], SiteEntry]]:
+    import importlib
+
+    found = []
+    for module_name, function in OPTIONAL_DEMOS:
+        module = importlib.import_module(module_name)
+        found.append(getattr(module, function))
+    return found
+
+
 @app.command("demo")
 def demo_command(
     out: Path = typer.Option(
@@ -60,7 +170,12 @@ def demo_command(
     seed: int = typer.Option(7, "--seed", help="Random seed of the generated data."),
 ) -> None:
     """Generate sample data, run every job on it and write the report site (what `make demo` runs)."""
-    entries = [demo_o2o(out, rows, seed)]
+    entries = [
+        demo_o2o(out, rows, seed),
+        demo_o2o_model(out, rows, seed),
+        demo_experiment(out, 20_000, seed),
+    ]
+    entries += [run(out, seed) for run in _extra_demos()]
     index = write_index(
         out, entries, source="generated sample data", options={"rows": rows, "seed": seed}
     )
