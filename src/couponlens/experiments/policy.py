@@ -390,13 +390,21 @@ def evaluate_targeting(
     cost: float | Mapping[str, float],
     budget_share: float | None = None,
     confidence: float = 0.95,
+    budget: int | None = None,
 ) -> PolicyComparison:
     """Value the net-value targeting rule on a held-out table, against treat-none and treat-all.
 
     ``holdout`` has the layout of :class:`~couponlens.experiments.uplift_selection.UpliftFit`:
     ``treatment``, ``outcome``, ``uplift_<i>``, ``mu_control``, ``mu_<i>``. ``budget_share``
     caps the share of customers sent a coupon (a budget of N coupons for M candidates is
-    ``N / M``).
+    ``N / M``); ``budget`` caps their number instead (it wins when both are given).
+
+    Example:
+        >>> holdout = pd.DataFrame({"treatment": ["c", "t", "c", "t"], "outcome": [0, 1, 1, 0],
+        ...     "uplift_0": [0.5, 0.4, 0.0, 0.0], "mu_control": [0.5] * 4, "mu_0": [0.5] * 4})
+        >>> cmp = evaluate_targeting(holdout, ["t"], "c", value=1.0, cost=0.1)
+        >>> round(cmp.estimate("targeting", "ipw").net_value_per_customer, 4)
+        0.95
     """
     needed = ["treatment", "outcome", "mu_control"] + [
         f"{p}_{i}" for i in range(len(arms)) for p in ("uplift", "mu")
@@ -407,9 +415,10 @@ def evaluate_targeting(
     if budget_share is not None and not budget_share >= 0:
         raise InputError(f"budget share must be at least 0, got {budget_share}")
     uplift = holdout[[f"uplift_{i}" for i in range(len(arms))]].to_numpy()
-    budget = None
-    if budget_share is not None and budget_share < 1:
-        budget = int(math.floor(budget_share * len(holdout)))
+    if budget is not None and budget < 0:
+        raise InputError(f"budget must be at least 0 coupons, got {budget}")
+    if budget is None and budget_share is not None and budget_share < 1:
+        budget = int(math.floor(budget_share * len(holdout) + 1e-9))
     decision = decide_targets(uplift, value, cost, budget, arms)
     assigned = np.where(decision["send"], decision["arm"], control)
     policies: dict[str, Any] = {"targeting": assigned, "treat_none": [control] * len(holdout)}

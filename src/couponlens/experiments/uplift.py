@@ -140,8 +140,11 @@ class FeatureEncoder:
                 out[:, i] = values.to_numpy(dtype=np.float64, na_value=np.nan)
             else:
                 text = column.astype(str).where(column.notna())
-                codes = pd.Categorical(text, categories=list(spec.categories)).codes
-                out[:, i] = np.where(codes >= 0, codes, np.nan)
+                position = {level: code for code, level in enumerate(spec.categories)}
+                codes = text.map(position)
+                out[:, i] = pd.to_numeric(codes, errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
         return out
 
     def to_dict(self) -> list[dict[str, Any]]:

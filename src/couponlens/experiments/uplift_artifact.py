@@ -5,9 +5,12 @@ A model folder holds
 * ``models/arm<i>_<component>.txt``: each LightGBM booster in LightGBM's own text format;
 * ``holdout.parquet``: the out-of-fold uplift and outcome predictions of the experiment rows,
   used to value targeting policies later;
+* ``models/outcome_*.txt``: outcome models per arm (a T-learner), used to value a targeting
+  policy doubly robustly on a new held-out experiment;
 * ``manifest.json``: what the model is (learner, arms, control, outcome, features and their
   categories, each booster's coefficient), how it scored on held-out folds, the library
-  versions, and the SHA-256 of every file above.
+  versions, the SHA-256 of every file above, and the SHA-256 of its own content
+  (``manifest_sha256``).
 
 Loading recomputes every checksum and refuses a folder whose files differ from the manifest.
 Nothing is pickled: a model file cannot run code when loaded.
@@ -65,6 +68,17 @@ class LoadedUpliftModel:
     manifest: dict[str, Any]
     holdout: pd.DataFrame
     path: Path
+    outcome_model: UpliftModel | None = None
+
+    @property
+    def outcome(self) -> str:
+        """The outcome column the model was trained on."""
+        return str(self.manifest.get("outcome", ""))
+
+    @property
+    def treatment(self) -> str:
+        """The treatment column of the training experiment."""
+        return str(self.manifest.get("treatment", ""))
 
     @property
     def arms(self) -> list[str]:
@@ -119,6 +133,20 @@ def save_uplift_model(
                 {"name": component.name, "coefficient": component.coefficient, "file": relative}
             )
         components[arm] = entries
+    outcome_models: dict[str, str] = {}
+    if fit.outcome_model is not None:
+        predicted = fit.outcome_model
+        for i, arm in enumerate(predicted.arms_):
+            parts = {c.name: c.booster for c in predicted.components_[arm]}
+            named = [(arm, f"models/outcome_arm{i}.txt", parts["mu_treated"])]
+            if i == 0:
+                named.append(
+                    (predicted.control_, "models/outcome_control.txt", parts["mu_control"])
+                )
+            for label, relative, booster in named:
+                _write_bytes(out / relative, booster.model_to_string().encode("utf-8"))
+                files[relative] = sha256_of(out / relative)
+                outcome_models[label] = relative
     holdout_tmp = out / f".{HOLDOUT}.tmp"
     fit.holdout.to_parquet(holdout_tmp, index=False)
     holdout_tmp.replace(out / HOLDOUT)
@@ -139,6 +167,7 @@ def save_uplift_model(
         "treated_share": model.treated_share_,
         "features": model.encoder_.to_dict(),
         "components": components,
+        "outcome_models": outcome_models,
         "holdout": HOLDOUT,
         "validation": fit.validation.to_dict(),
         "versions": {
@@ -151,11 +180,25 @@ def save_uplift_model(
         },
         "files": files,
     }
+    plain = jsonable(manifest)
+    plain["manifest_sha256"] = manifest_checksum(plain)
     _write_bytes(
         out / MANIFEST,
-        (json.dumps(jsonable(manifest), indent=2, allow_nan=False) + "\n").encode("utf-8"),
+        (json.dumps(plain, indent=2, allow_nan=False) + "\n").encode("utf-8"),
     )
     return out
+
+
+def manifest_checksum(manifest: dict[str, Any]) -> str:
+    """SHA-256 of the manifest's content (canonical JSON, without this checksum itself).
+
+    Example:
+        >>> manifest_checksum({"b": 1, "a": [1.5]}) == manifest_checksum({"a": [1.5], "b": 1})
+        True
+    """
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
@@ -177,6 +220,12 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     for key in ("files", "components", "features", "arms", "control", "learner"):
         if key not in manifest:
             raise ArtifactError(f"{path}: the manifest has no {key!r}")
+    recorded = manifest.get("manifest_sha256")
+    if recorded != manifest_checksum(manifest):
+        raise ArtifactError(
+            f"{path}: the manifest does not match its own checksum (manifest_sha256); it was "
+            "changed after saving"
+        )
     return manifest
 
 
@@ -226,20 +275,49 @@ def load_uplift_model(folder: str | Path) -> LoadedUpliftModel:
         entries = manifest["components"].get(arm)
         if not entries:
             raise ArtifactError(f"{root}: the manifest has no model for arm {arm!r}")
-        parts = []
-        for entry in entries:
-            relative = entry["file"]
-            if relative not in listed:
-                raise ArtifactError(f"{root}: {relative} has no checksum in {MANIFEST}")
-            text = (root / relative).read_text(encoding="utf-8")
-            try:
-                booster = lgb.Booster(model_str=text)
-            except lgb.basic.LightGBMError as exc:
-                raise ArtifactError(f"{root}: {relative} is not a LightGBM model: {exc}") from exc
-            parts.append(Component(str(entry["name"]), float(entry["coefficient"]), booster))
-        model.components_[arm] = parts
+        model.components_[arm] = [
+            Component(
+                str(entry["name"]),
+                float(entry["coefficient"]),
+                _booster(root, str(entry["file"]), listed),
+            )
+            for entry in entries
+        ]
+    outcome_model = None
+    outcome_files = manifest.get("outcome_models") or {}
+    if outcome_files:
+        labels = [model.control_, *model.arms_]
+        missing = [label for label in labels if label not in outcome_files]
+        if missing:
+            raise ArtifactError(f"{root}: the manifest has no outcome model for {missing}")
+        control_booster = _booster(root, outcome_files[model.control_], listed)
+        outcome_model = UpliftModel("t", **{k: v for k, v in params.items() if k != "learner"})
+        outcome_model.encoder_ = model.encoder_
+        outcome_model.control_ = model.control_
+        outcome_model.outcome_kind_ = model.outcome_kind_
+        outcome_model.arms_ = list(model.arms_)
+        outcome_model.treated_share_ = dict(model.treated_share_)
+        outcome_model.components_ = {
+            arm: [
+                Component("mu_treated", 1.0, _booster(root, outcome_files[arm], listed)),
+                Component("mu_control", -1.0, control_booster),
+            ]
+            for arm in model.arms_
+        }
     holdout_name = manifest.get("holdout", HOLDOUT)
     if holdout_name not in listed:
         raise ArtifactError(f"{root}: {holdout_name} has no checksum in {MANIFEST}")
     holdout = pd.read_parquet(root / holdout_name)
-    return LoadedUpliftModel(model, manifest, holdout, root)
+    return LoadedUpliftModel(model, manifest, holdout, root, outcome_model)
+
+
+def _booster(root: Path, relative: str, listed: set[str]) -> lgb.Booster:
+    """A LightGBM booster from a checksummed text file of the folder."""
+    if relative not in listed:
+        raise ArtifactError(f"{root}: {relative} has no checksum in {MANIFEST}")
+    text = (root / relative).read_text(encoding="utf-8")
+    try:
+        return lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "unreadable"
+        raise ArtifactError(f"{root}: {relative} is not a LightGBM model: {first}") from exc

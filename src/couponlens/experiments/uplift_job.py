@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from couponlens._results import Result
 from couponlens.datasets.experiment import ARM_COLUMN, load_experiment
 from couponlens.engine import connect
 from couponlens.errors import InputError
@@ -53,7 +55,7 @@ from couponlens.experiments.uplift_artifact import (
 )
 from couponlens.experiments.uplift_metrics import DEFAULT_FRACTIONS
 from couponlens.experiments.uplift_report import uplift_report, write_uplift_report
-from couponlens.experiments.uplift_selection import UpliftFit, fit_uplift
+from couponlens.experiments.uplift_selection import UpliftFit, fit_uplift, outcome_predictions
 
 
 @dataclass
@@ -66,16 +68,22 @@ class UpliftJob:
     policy: PolicyComparison | None = None
 
 
-@dataclass
-class TargetingJob:
-    """Scored candidates and the policy's estimated value on the held-out experiment."""
+@dataclass(frozen=True, repr=False)
+class TargetingJob(Result):
+    """Scored candidates and the policy's estimated value on held-out experiment rows.
+
+    ``policy_source`` says which rows valued the policy: ``"candidates"`` (they carried the
+    treatment and outcome columns) or ``"training holdout"`` (the training experiment's
+    out-of-fold rows).
+    """
 
     targets: pd.DataFrame
     policy: PolicyComparison
+    policy_source: str
     n_candidates: int
     n_sent: int
     total_net_value: float
-    out: Path | None
+    out: str | None
 
 
 def train_uplift_model(
@@ -197,6 +205,59 @@ def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
         raise
 
 
+def _arm_labels(column: pd.Series) -> pd.Series:
+    """Arm values as text, whole-number floats without ``.0`` (as the experiment loader does)."""
+    if pd.api.types.is_float_dtype(column):
+        whole = column.notna() & (column == column.round())
+        text = column.astype(str)
+        text[whole] = column[whole].astype("int64").astype(str)
+        return text
+    return column.astype(str)
+
+
+def _holdout_from_candidates(
+    frame: pd.DataFrame, loaded: LoadedUpliftModel, uplift: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The candidates as a held-out experiment (``None`` if they lack treatment or outcome).
+
+    Returns the holdout table (rows of the model's arms only) and the row mask it came from.
+    """
+    treatment, outcome = loaded.treatment, loaded.outcome
+    if not treatment or not outcome or treatment not in frame or outcome not in frame:
+        return None
+    model = loaded.model
+    labels = _arm_labels(frame[treatment])
+    keep = labels.isin([model.control_, *model.arms_]).to_numpy()
+    y = pd.to_numeric(frame[outcome], errors="coerce")
+    bad = keep & y.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"candidates row {row + 1}: outcome {outcome!r} is not a number: "
+            f"{frame[outcome].iloc[row]!r}"
+        )
+    present = set(labels[keep])
+    if model.control_ not in present or not (present & set(model.arms_)):
+        raise InputError(
+            f"the candidates carry {treatment!r} and {outcome!r} but not both the control "
+            f"{model.control_!r} and a treated arm {model.arms_}: cannot value the policy on them"
+        )
+    holdout = pd.DataFrame(
+        {"treatment": labels[keep].to_numpy(), "outcome": y[keep].to_numpy(dtype=np.float64)}
+    )
+    for i, arm in enumerate(model.arms_):
+        holdout[f"uplift_{i}"] = uplift[arm].to_numpy()[keep]
+    if loaded.outcome_model is not None:
+        mu = outcome_predictions(loaded.outcome_model, frame.loc[keep])
+    else:  # an older folder without outcome models: DR reduces to a constant-mu estimate
+        mean = float(holdout["outcome"].mean())
+        mu = {label: np.full(int(keep.sum()), mean) for label in [model.control_, *model.arms_]}
+    holdout["mu_control"] = mu[model.control_]
+    for i, arm in enumerate(model.arms_):
+        holdout[f"mu_{i}"] = mu[arm]
+    return holdout, keep
+
+
 def target_candidates(
     model_dir: str | Path | LoadedUpliftModel,
     candidates: str | Path | pd.DataFrame,
@@ -211,13 +272,31 @@ def target_candidates(
     """Score candidates, choose whom to send (net value > 0, at most ``budget``), value the rule.
 
     The output has every candidate column plus ``uplift``, ``net_value`` and ``send`` (and
-    ``arm`` when the model has several treated arms). The rule's value per customer is
-    estimated on the experiment's held-out rows with the same value, cost and budget share.
+    ``arm`` when the model has several treated arms). When the candidates carry the
+    experiment's treatment and outcome columns (a held-out experiment), the rule is valued on
+    them (IPW and doubly robust, with the model's outcome predictions) against treat-all and
+    treat-none; otherwise it is valued on the training experiment's out-of-fold rows, with the
+    same value, cost and budget share.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from couponlens.datasets.experiment_synthetic import generate_experiment
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = generate_experiment(2000, seed=1).write(d / "train.csv")
+        >>> _ = train_uplift_model(d / "train.csv", treatment="treatment", control="control",
+        ...     outcome="trans_after", features=["channel_acq", "num_past_purch"],
+        ...     model_dir=d / "m", learners=["t"], n_folds=2, n_bootstrap=10, n_estimators=10)
+        >>> fresh = generate_experiment(500, seed=2).frame
+        >>> job = target_candidates(d / "m", fresh, value=5.0, cost=0.5, budget=50)
+        >>> job.n_sent <= 50, job.policy_source
+        (True, 'candidates')
     """
     if not math.isfinite(value) or not math.isfinite(cost):
         raise InputError(f"value and cost must be finite numbers, got {value} and {cost}")
     if cost < 0:
         raise InputError(f"cost must be at least 0, got {cost}")
+    if budget is not None and budget < 0:
+        raise InputError(f"budget must be at least 0 coupons, got {budget}")
     loaded = model_dir if isinstance(model_dir, LoadedUpliftModel) else load_uplift_model(model_dir)
     if isinstance(candidates, pd.DataFrame):
         frame = candidates.reset_index(drop=True)
@@ -234,10 +313,22 @@ def target_candidates(
         targets["arm"] = decision["arm"].to_numpy()
     for column in DECISION_COLUMNS:
         targets[column] = decision[column].to_numpy()
-    budget_share = None if budget is None else min(1.0, budget / len(frame))
-    policy = evaluate_targeting(
-        loaded.holdout, model.arms_, model.control_, value, cost, budget_share, confidence
-    )
+    experiment = _holdout_from_candidates(frame, loaded, uplift)
+    if experiment is not None:
+        holdout, keep = experiment
+        # The same budget share as the decision on all candidates, applied to the experiment rows.
+        share = None if budget is None else min(1.0, budget / len(frame))
+        row_budget = None if share is None else int(math.floor(share * int(keep.sum()) + 1e-9))
+        policy = evaluate_targeting(
+            holdout, model.arms_, model.control_, value, cost, share, confidence, row_budget
+        )
+        source = "candidates"
+    else:
+        share = None if budget is None else min(1.0, budget / len(frame))
+        policy = evaluate_targeting(
+            loaded.holdout, model.arms_, model.control_, value, cost, share, confidence
+        )
+        source = "training holdout"
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         _write_csv_atomic(targets, out_path)
@@ -245,8 +336,9 @@ def target_candidates(
     return TargetingJob(
         targets=targets,
         policy=policy,
+        policy_source=source,
         n_candidates=len(targets),
         n_sent=int(sent.sum()),
         total_net_value=float(targets.loc[sent, "net_value"].sum()),
-        out=out_path,
+        out=None if out_path is None else str(out_path),
     )

@@ -136,10 +136,41 @@ def _uplift_at_k_chart(validation: UpliftValidation, arm: str) -> go.Figure:
 
 
 def validation_table(validation: UpliftValidation) -> pd.DataFrame:
-    """One row per learner and arm with Qini, AUUC and uplift at k%, and their CIs."""
-    frame = validation.to_frame()
-    frame["learner"] = frame["learner"].map(learner_name)
-    return frame.drop(columns=["n_bootstrap", "confidence"], errors="ignore")
+    """One row per learner and arm with Qini, AUUC and uplift at k%, and their CIs.
+
+    Example:
+        >>> import numpy as np
+        >>> from couponlens.experiments.uplift_selection import fit_uplift
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame({"x": rng.uniform(size=1000)})
+        >>> t = rng.integers(0, 2, 1000)
+        >>> fit = fit_uplift(X, t, X["x"] * t + rng.normal(size=1000), control=0,
+        ...                  learners=["t"], n_folds=2, n_bootstrap=10, n_estimators=10)
+        >>> validation_table(fit.validation).columns.tolist()[:4]
+        ['learner', 'arm', 'qini', 'qini 95% CI']
+    """
+    rows = []
+    level = f"{100 * validation.results[0].scores.confidence:g}%" if validation.results else "95%"
+    for r in validation.results:
+        s = r.scores
+        row: dict[str, object] = {
+            "learner": learner_name(r.learner),
+            "arm": r.arm,
+            "qini": s.qini,
+            f"qini {level} CI": _interval(s.qini_ci_low, s.qini_ci_high),
+            "auuc": s.auuc,
+            f"auuc {level} CI": _interval(s.auuc_ci_low, s.auuc_ci_high),
+        }
+        for u in s.uplift_at_k:
+            row[f"uplift top {100 * u.fraction:g}%"] = u.uplift
+        row["average uplift"] = s.average_uplift
+        row["chosen"] = "yes" if r.learner == validation.chosen else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{low:.4f}, {high:.4f}]"
 
 
 def uplift_report(
@@ -170,7 +201,10 @@ def uplift_report(
             findings=_findings(validation, outcome),
             charts=[_qini_chart(validation, arm) for arm in validation.arms],
             tables=tables,
-            table_captions=["Held-out Qini, AUUC and uplift at k% with bootstrap 95% CIs"],
+            table_captions=[
+                "Learner comparison: held-out Qini, AUUC and uplift at k% (bootstrap CIs in "
+                "results.json)"
+            ],
             notes=[
                 f"Every customer is scored by a model fitted on the other {validation.n_folds - 1} "
                 "of the folds; the learner with the highest mean Qini is chosen and refitted on all rows.",
@@ -181,15 +215,19 @@ def uplift_report(
             ],
         )
     )
+    if policy is not None:
+        report.add(policy_section(policy))
     report.add(
         Section(
             title="Uplift at k%",
             findings=[],
             charts=[_uplift_at_k_chart(validation, arm) for arm in validation.arms],
+            notes=[
+                "Treated-minus-control mean outcome among the customers a learner ranks in the "
+                "top k% (held-out scores); error bars are bootstrap 95% CIs."
+            ],
         )
     )
-    if policy is not None:
-        report.add(policy_section(policy))
     results: dict[str, Any] = {
         "outcome": outcome,
         "outcome_kind": validation.outcome_kind,
@@ -208,17 +246,46 @@ def uplift_report(
     }
     if policy is not None:
         results["policy"] = policy.to_dict()
+        results["recommendation"] = recommendation(policy)
+    results["findings"] = [sentence for section in report.sections for sentence in section.findings]
     return report, results
+
+
+def recommendation(policy: PolicyComparison, estimator: str = "dr") -> str:
+    """One sentence naming the policy with the highest estimated net value per customer.
+
+    Example:
+        >>> from couponlens.experiments.policy import compare_policies
+        >>> cmp = compare_policies([1, 0, 0, 1, 1, 0], list("tcctct"),
+        ...     {"targeting": list("tctcct"), "treat_none": list("cccccc")}, control="c")
+        >>> recommendation(cmp, "ipw").startswith("Recommended: targeting")
+        True
+    """
+    rows = [e for e in policy.estimates if e.estimator == estimator]
+    if not rows:
+        raise KeyError(f"no estimates by {estimator!r}")
+    best = max(rows, key=lambda e: e.net_value_per_customer)
+    what = {
+        "targeting": "send the coupon only where predicted uplift x value exceeds its cost",
+        "treat_none": "send no coupon",
+    }.get(best.policy, f"send the coupon to everyone ({best.policy.replace('_', '-')})")
+    return (
+        f"Recommended: {best.policy.replace('_', '-')} ({what}); expected value "
+        f"{best.net_value_per_customer:.4f} per customer net of coupon costs "
+        f"({_ci(best.net_ci_low, best.net_ci_high)}), sending to {100 * best.share_sent:.1f}% "
+        "of customers."
+    )
 
 
 def policy_section(policy: PolicyComparison) -> Section:
     """A report section valuing the targeting rule against treat-all and treat-none."""
-    findings = []
+    findings = [recommendation(policy)]
     target = policy.estimate("targeting", "dr")
     findings.append(
         f"Sending the coupon where its expected net value is positive reaches "
         f"{100 * target.share_sent:.1f}% of customers and is worth {target.net_value_per_customer:.4f} "
-        f"per customer (doubly robust, {_ci(target.net_ci_low, target.net_ci_high)})."
+        f"per customer in outcome value net of coupon costs (doubly robust, "
+        f"{_ci(target.net_ci_low, target.net_ci_high)})."
     )
     for d in policy.differences:
         if d.estimator != "dr":
@@ -229,9 +296,12 @@ def policy_section(policy: PolicyComparison) -> Section:
             f"({_ci(d.ci_low, d.ci_high)}, p = {d.p:.3g})."
         )
     return Section(
-        title="Targeting policy value",
+        title="Recommended policy",
         findings=findings,
-        tables=[policy.to_frame(), pd.DataFrame([d.to_dict() for d in policy.differences])],
+        tables=[
+            policy.to_frame().drop(columns=["outcome_ci_low", "outcome_ci_high"]),
+            pd.DataFrame([d.to_dict() for d in policy.differences]),
+        ],
         table_captions=["Value per customer by policy and estimator", "Paired differences"],
         notes=[
             "Valued on the experiment's held-out rows: IPW weighs customers whose actual arm matches "

@@ -125,6 +125,7 @@ class UpliftFit:
     validation: UpliftValidation
     holdout: pd.DataFrame
     feature_names: list[str]
+    outcome_model: UpliftModel | None = None
 
 
 def _folds(t_labels: np.ndarray, y: np.ndarray, kind: str, n_folds: int, seed: int) -> np.ndarray:
@@ -242,23 +243,52 @@ def fit_uplift(
         curves=curves,
     )
     final = UpliftModel(chosen, **params).fit(X, t_labels, y_values, control)
+    # Outcome models per arm (a T-learner on every row) value policies doubly robustly later.
+    outcome_model = (
+        final if chosen == "t" else UpliftModel("t", **params).fit(X, t_labels, y_values, control)
+    )
     holdout = pd.DataFrame({"treatment": t_labels.astype(str), "outcome": y_values, "fold": fold})
     for i in range(len(arms)):
         holdout[f"uplift_{i}"] = oof[chosen][:, i]
     holdout["mu_control"] = mu[:, 0]
     for i in range(len(arms)):
         holdout[f"mu_{i}"] = mu[:, i + 1]
-    return UpliftFit(final, validation, holdout, list(X.columns.astype(str)))
+    return UpliftFit(final, validation, holdout, list(X.columns.astype(str)), outcome_model)
+
+
+def outcome_predictions(model: UpliftModel, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Predicted outcome under control and under each arm, from a fitted T-learner.
+
+    Keys are the control's and the arms' labels.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame({"x": rng.uniform(size=400)})
+        >>> t = rng.integers(0, 2, 400)
+        >>> model = UpliftModel("t", n_estimators=5).fit(X, t, X["x"] + t, control=0)
+        >>> mu = outcome_predictions(model, X)
+        >>> sorted(mu), bool(abs((mu["1"] - mu["0"]).mean() - 1) < 0.2)
+        (['0', '1'], True)
+    """
+    if model.learner != "t":
+        raise InputError(f"outcome predictions need a T-learner, got {model.learner!r}")
+    model._check_fitted()
+    matrix = model.encoder_.transform(X)
+    out: dict[str, np.ndarray] = {}
+    for arm in model.arms_:
+        parts = {c.name: c.booster for c in model.components_[arm]}
+        out[arm] = np.asarray(parts["mu_treated"].predict(matrix), dtype=np.float64)
+        if model.control_ not in out:
+            out[model.control_] = np.asarray(parts["mu_control"].predict(matrix), dtype=np.float64)
+    return out
 
 
 def _fill_mu(mu: np.ndarray, test: np.ndarray, model: UpliftModel, X_test: pd.DataFrame) -> None:
     """Out-of-fold outcome predictions from a fitted T-learner's components."""
-    matrix = model.encoder_.transform(X_test)
+    predicted = outcome_predictions(model, X_test)
+    mu[test, 0] = predicted[model.control_]
     for i, arm in enumerate(model.arms_):
-        parts = {c.name: c.booster for c in model.components_[arm]}
-        mu[test, i + 1] = parts["mu_treated"].predict(matrix)
-        if i == 0:
-            mu[test, 0] = parts["mu_control"].predict(matrix)
+        mu[test, i + 1] = predicted[arm]
 
 
 def learner_name(learner: str) -> str:

@@ -363,3 +363,53 @@ def load_allocation_inputs(
     frame = joined.to_pandas()
     frame["n"] = frame["n"].astype(np.int64)
     return AllocationInputs(keys=keys, options=options, segments=frame)
+
+
+def load_segment_table(
+    path: str | Path,
+    *,
+    size_column: str = "n",
+    con: BaseBackend | None = None,
+) -> AllocationInputs:
+    """Read one table of segments already counted: keys, a size column and ``prob_<option>`` columns.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "seg.csv"
+        >>> _ = f.write_text("segment,n,prob_none,prob_coupon\\nyoung,100,0.1,0.5\\n")
+        >>> inputs = load_segment_table(f)
+        >>> inputs.keys, inputs.options, inputs.segments["n"].tolist()
+        (['segment'], ['none', 'coupon'], [100])
+
+    Raises:
+        InputError: no size column, fewer than two probability columns, a repeated segment.
+    """
+    con = con if con is not None else connect()
+    file = Path(path)
+    table = _read_table(con, file)
+    options = [
+        c[len(PROBABILITY_PREFIX) :] for c in table.columns if c.startswith(PROBABILITY_PREFIX)
+    ]
+    if len(options) < 2:
+        raise InputError(
+            f"{file}: expected two or more '{PROBABILITY_PREFIX}<option>' columns, found "
+            f"{options} among {list(table.columns)}"
+        )
+    if size_column not in table.columns:
+        raise InputError(
+            f"{file}: no segment-size column {size_column!r} (give a customer file as well, or "
+            f"add the column); columns: {list(table.columns)}"
+        )
+    keys = [c for c in table.columns if c != size_column and not c.startswith(PROBABILITY_PREFIX)]
+    frame = table.to_pandas().rename(
+        columns={f"{PROBABILITY_PREFIX}{o}": o for o in options} | {size_column: "n"}
+    )
+    if keys and frame.duplicated(keys).any():
+        row = int(np.flatnonzero(frame.duplicated(keys).to_numpy())[0])
+        raise InputError(f"{file}: segment on row {row + 1} appears more than once")
+    sizes = pd.to_numeric(frame["n"], errors="coerce")
+    if sizes.isna().any() or (sizes < 0).any() or (sizes % 1 != 0).any():
+        row = int(np.flatnonzero((sizes.isna() | (sizes < 0) | (sizes % 1 != 0)).to_numpy())[0])
+        raise InputError(f"{file}, row {row + 1}: {size_column!r} must be a whole count at least 0")
+    frame["n"] = sizes.astype(np.int64)
+    return AllocationInputs(keys=keys, options=options, segments=frame[[*keys, "n", *options]])
