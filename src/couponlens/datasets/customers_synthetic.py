@@ -39,7 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -187,7 +186,7 @@ def _daily_frame(g: CustomerGenerator) -> pd.DataFrame:
     frame["open"] = ~month.isin(g.closed_months)
     years = (frame.date - days[0]).dt.days / 365.25
     trend = 1.0 + 0.15 * years
-    frame["weight"] = trend * np.array(WEEKDAY_WEIGHTS)[frame.date.dt.dayofweek.to_numpy()]
+    frame["weight"] = trend * np.array(WEEKDAY_WEIGHTS)[frame.date.dt.day_of_week.to_numpy()]
     frame["spike"] = ""
     for first, length, multiplier, movie, _kind in g.spikes:
         inside = (frame.date >= pd.Timestamp(first)) & (
@@ -317,7 +316,7 @@ def generate_customer_tables(
     regular = buyers[~one_timer[buyers]]
     owners, times = _bgnbd_visits(g, rng, first_day[regular], horizon)
     repeat_customer = regular[owners]
-    repeat_day = _snap_to_weekday(rng, np.floor(times).astype(np.int64), int(start.dayofweek))
+    repeat_day = _snap_to_weekday(rng, np.floor(times).astype(np.int64), int(start.day_of_week))
     keep = (repeat_day >= 0) & (repeat_day <= horizon)
     repeat_customer, repeat_day = repeat_customer[keep], repeat_day[keep]
     open_day = daily.open.to_numpy()
@@ -331,7 +330,7 @@ def generate_customer_tables(
     visit_customer, visit_day, is_first = visit_customer[order], visit_day[order], is_first[order]
     # A repeat visit snapped onto or before the first visit's day is the same day: move it on.
     v = visit_customer.size
-    weekend = daily.date.dt.dayofweek.to_numpy()[visit_day] >= 5
+    weekend = daily.date.dt.day_of_week.to_numpy()[visit_day] >= 5
     hours_wd = np.array(WEEKDAY_HOURS) / sum(WEEKDAY_HOURS)
     hours_we = np.array(WEEKEND_HOURS) / sum(WEEKEND_HOURS)
     hour = np.where(
@@ -506,6 +505,11 @@ def generate_customer_tables(
         {"c": success, "day": visit_day, "promo": uses_promo, "first": is_first}
     )
     per_customer = visit_frame.groupby("c").agg(days=("day", "nunique"), promos=("promo", "sum"))
+    first_day_of = visit_frame.groupby("c")["day"].transform("min")
+    first_promo = (
+        visit_frame[visit_frame.day == first_day_of].groupby("c")["promo"].max().astype(bool)
+    )
+    returned = per_customer.days > 1
     gen_of_visit = generation[visit_customer]
     promotion_truth = {
         name: float(promo_p[gen_of_visit == name].mean())
@@ -542,6 +546,12 @@ def generate_customer_tables(
         "one_day_with_promotion_share": float(
             ((per_customer.days == 1) & (per_customer.promos > 0)).mean()
         ),
+        "acquisition": {
+            "promotion": int(first_promo.sum()),
+            "organic": int((~first_promo).sum()),
+            "promotion_returned": int((first_promo & returned).sum()),
+            "organic_returned": int((~first_promo & returned).sum()),
+        },
         "bgnbd": {"r": g.bgnbd_r, "alpha": g.bgnbd_alpha, "a": g.bgnbd_a, "b": g.bgnbd_b},
         "gamma_gamma": {"p": g.spend_p, "q": g.spend_q, "v": g.spend_v},
     }
@@ -559,12 +569,14 @@ def generate_customers(
     out_dir: str | Path,
     customers: int = 20_000,
     seed: int = 0,
+    file_format: str = "csv",
     **options: Any,
 ) -> Path:
     """Write the five tables and ``truth.json`` into ``out_dir``; returns the folder.
 
     ``options`` are further :class:`CustomerGenerator` fields (for example
-    ``closed_months=()`` or ``duplicate_rows=100``).
+    ``closed_months=()`` or ``duplicate_rows=100``); ``file_format="parquet"`` writes Parquet
+    (for large benchmarks).
 
     Example:
         >>> import tempfile
@@ -578,12 +590,15 @@ def generate_customers(
     tables, truth = generate_customer_tables(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if file_format not in ("csv", "parquet"):
+        raise InputError(f"file_format must be 'csv' or 'parquet', got {file_format!r}")
     for name, table in tables.items():
-        table.to_csv(out / f"{name}.csv", index=False)
+        if file_format == "parquet":
+            table.to_parquet(out / f"{name}.parquet", index=False)
+        else:
+            table.to_csv(out / f"{name}.csv", index=False)
     (out / "truth.json").write_text(json.dumps(truth, indent=2, default=str) + "\n")
     return out
 
 
 __all__ = ["CustomerGenerator", "generate_customer_tables", "generate_customers"]
-
-_ = dt  # dates are handled through pandas; kept for type readers
