@@ -42,21 +42,48 @@ from couponlens.errors import InputError
 
 KEY_COLUMNS: tuple[str, ...] = ("id", "campaign_id", "coupon_id", "customer_id")
 
+#: The item categories of the real ``item_data.csv`` (``coupon_main_category`` is an index here).
+CATEGORIES: tuple[str, ...] = (
+    "Alcohol",
+    "Bakery",
+    "Dairy, Juices & Snacks",
+    "Flowers & Plants",
+    "Fuel",
+    "Garden",
+    "Grocery",
+    "Meat",
+    "Miscellaneous",
+    "Natural Products",
+    "Packaged Meat",
+    "Pharmaceutical",
+    "Prepared Food",
+    "Restauarant",
+    "Salads",
+    "Seafood",
+    "Skin & Hair Care",
+    "Travel",
+    "Vegetables (cut)",
+)
+
 CAMPAIGN_FEATURES: tuple[str, ...] = (
     "campaign_type_x",
     "campaign_days",
     "campaign_offers",
     "campaign_customers",
     "campaign_coupons",
+    "coupon_campaign_customers",
 )
 COUPON_FEATURES: tuple[str, ...] = (
     "coupon_items",
     "coupon_brands",
     "coupon_categories",
     "coupon_local_share",
+    "coupon_main_category",
 )
 REDEMPTION_FEATURES: tuple[str, ...] = (
     "customer_campaign_offers",
+    "customer_prior_offers",
+    "customer_prior_campaigns",
     "customer_past_offers",
     "customer_past_redemptions",
     "customer_past_redemption_rate",
@@ -64,6 +91,9 @@ REDEMPTION_FEATURES: tuple[str, ...] = (
     "coupon_past_offers",
     "coupon_past_redemptions",
     "coupon_past_redemption_rate",
+    "brand_past_offers",
+    "brand_past_redemptions",
+    "brand_past_redemption_rate",
     "redeemed_brand_overlap",
     "redeemed_category_overlap",
 )
@@ -139,7 +169,14 @@ def _campaign_features(o: ir.Table) -> ir.Table:
     per_customer = o.group_by(["campaign_id", "customer_id"]).aggregate(
         customer_campaign_offers=o.count()
     )
-    t = o.join(per_campaign, "campaign_id").join(per_customer, ["campaign_id", "customer_id"])
+    per_coupon = o.group_by(["campaign_id", "coupon_id"]).aggregate(
+        coupon_campaign_customers=o.customer_id.nunique()
+    )
+    t = (
+        o.join(per_campaign, "campaign_id")
+        .join(per_customer, ["campaign_id", "customer_id"])
+        .join(per_coupon, ["campaign_id", "coupon_id"])
+    )
     return t.select(
         "id",
         campaign_type_x=(t.campaign_type == "X").cast("int64"),
@@ -148,6 +185,7 @@ def _campaign_features(o: ir.Table) -> ir.Table:
         campaign_customers=t.campaign_customers.cast("int64"),
         campaign_coupons=t.campaign_coupons.cast("int64"),
         customer_campaign_offers=t.customer_campaign_offers.cast("int64"),
+        coupon_campaign_customers=t.coupon_campaign_customers.cast("int64"),
     )
 
 
@@ -155,11 +193,66 @@ def _coupon_features(data: AmExpertData) -> ir.Table:
     m = data.coupon_items.select("coupon_id", "item_id").distinct()
     items = data.items.select("item_id", "brand", "brand_type", "category")
     t = m.join(items, "item_id")
-    return t.group_by("coupon_id").aggregate(
+    sizes = t.group_by("coupon_id").aggregate(
         coupon_items=t.item_id.nunique().cast("int64"),
         coupon_brands=t.brand.nunique().cast("int64"),
         coupon_categories=t.category.nunique().cast("int64"),
         coupon_local_share=(t.brand_type == "Local").cast("float64").mean(),
+    )
+    # The most frequent category of the coupon's items (ties: the first name in order).
+    per_category = t.group_by(["coupon_id", "category"]).aggregate(n=t.count())
+    ranked = per_category.mutate(
+        _rank=ibis.row_number().over(
+            group_by="coupon_id", order_by=[ibis.desc("n"), per_category.category]
+        )
+    )
+    main = ranked.filter(ranked._rank == 0)
+    code = ibis.cases(
+        *[(main.category == c, i) for i, c in enumerate(CATEGORIES)], else_=ibis.null("int64")
+    )
+    main = main.select(_coupon_id="coupon_id", coupon_main_category=code.cast("int64"))
+    joined = sizes.left_join(main, sizes.coupon_id == main._coupon_id)
+    return joined.select(*sizes.columns, "coupon_main_category")
+
+
+def _known_offers(data: AmExpertData, offers: ir.Table) -> ir.Table:
+    """Every offer known to exist (train, test and the scored rows), with its campaign start."""
+    keys = ["campaign_id", "coupon_id", "customer_id"]
+    parts = [data.train.select(*keys), offers.select(*keys)]
+    if data.test is not None:
+        parts.append(data.test.select(*keys))
+    known = ibis.union(*parts, distinct=True)
+    starts = data.campaigns.select("campaign_id", "start_date")
+    return known.join(starts, "campaign_id").select(
+        prior_campaign_id="campaign_id",
+        prior_customer_id="customer_id",
+        prior_start="start_date",
+    )
+
+
+def _prior_offer_features(data: AmExpertData, o: ir.Table, offers: ir.Table) -> ir.Table:
+    """Offers the customer received in campaigns that started before this one's start.
+
+    Offers are known when a campaign starts (its offer list is drawn up in advance), so
+    train and test offers of earlier campaigns count, labelled or not.
+    """
+    known = _known_offers(data, offers)
+    pairs = o.select("customer_id", "campaign_id", "start_date").distinct()
+    h = pairs.join(
+        known,
+        [pairs.customer_id == known.prior_customer_id, known.prior_start < pairs.start_date],
+    )
+    per_pair = h.group_by(["customer_id", "campaign_id"]).aggregate(
+        customer_prior_offers=h.count(),
+        customer_prior_campaigns=h.prior_campaign_id.nunique(),
+    )
+    t = o.select("id", "customer_id", "campaign_id").left_join(
+        per_pair, ["customer_id", "campaign_id"]
+    )
+    return t.select(
+        "id",
+        customer_prior_offers=t.customer_prior_offers.fill_null(0).cast("int64"),
+        customer_prior_campaigns=t.customer_prior_campaigns.fill_null(0).cast("int64"),
     )
 
 
@@ -225,6 +318,39 @@ def _redemption_features(data: AmExpertData, o: ir.Table) -> ir.Table:
             out.coupon_past_redemptions / out.coupon_past_offers,
             ibis.null("float64"),
         ),
+    )
+
+
+def _brand_history(data: AmExpertData, o: ir.Table) -> ir.Table:
+    """Earlier offers (any customer) of coupons sharing a brand with this coupon, and their outcome.
+
+    Only ``train.csv`` offers of campaigns that ended before this campaign's start count; a
+    past offer counts once however many brands it shares.
+    """
+    keys = _coupon_keys(data, "brand")
+    labels = data.train.select(
+        past_id="id", past_campaign_id="campaign_id", past_coupon_id="coupon_id",
+        past_status="redemption_status",
+    )  # fmt: skip
+    ends = data.campaigns.select(past_campaign_id="campaign_id", past_end="end_date")
+    past_keys = keys.rename(past_coupon_id="coupon_id", past_key="key")
+    past = labels.join(ends, "past_campaign_id").join(past_keys, "past_coupon_id")
+    past = past.select("past_id", "past_end", "past_status", "past_key")
+    pairs = o.select("coupon_id", "campaign_id", "start_date").distinct()
+    pair_keys = pairs.join(keys, "coupon_id")
+    h = pair_keys.join(past, [pair_keys.key == past.past_key, past.past_end < pair_keys.start_date])
+    per_pair = h.group_by(["coupon_id", "campaign_id"]).aggregate(
+        brand_past_offers=h.past_id.nunique(),
+        brand_past_redemptions=h.past_id.nunique(where=h.past_status == 1),
+    )
+    t = o.select("id", "coupon_id", "campaign_id").left_join(per_pair, ["coupon_id", "campaign_id"])
+    n = t.brand_past_offers.fill_null(0).cast("int64")
+    r = t.brand_past_redemptions.fill_null(0).cast("int64")
+    return t.select(
+        "id",
+        brand_past_offers=n,
+        brand_past_redemptions=r,
+        brand_past_redemption_rate=ibis.ifelse(n > 0, r / n, ibis.null("float64")),
     )
 
 
@@ -419,7 +545,9 @@ def build_features(
     o = _offers_with_dates(data, offers)
     parts = [
         _campaign_features(o),
+        _prior_offer_features(data, o, offers),
         _redemption_features(data, o),
+        _brand_history(data, o),
         _redeemed_overlap(data, o, "brand", "redeemed_brand_overlap"),
         _redeemed_overlap(data, o, "category", "redeemed_category_overlap"),
         _demographic_features(data, o),
