@@ -167,6 +167,8 @@ def target_command(
         else "on the training experiment's held-out folds"
     )
     _print_policy(job.policy, where)
+    for note in job.notes:
+        _say(f"note: {note}")
     _say(f"wrote {out}")
 
 

@@ -84,6 +84,7 @@ class TargetingJob(Result):
     n_sent: int
     total_net_value: float
     out: str | None
+    notes: tuple[str, ...] = ()
 
 
 def train_uplift_model(
@@ -313,6 +314,7 @@ def target_candidates(
         targets["arm"] = decision["arm"].to_numpy()
     for column in DECISION_COLUMNS:
         targets[column] = decision[column].to_numpy()
+    notes: list[str] = []
     experiment = _holdout_from_candidates(frame, loaded, uplift)
     if experiment is not None:
         holdout, keep = experiment
@@ -323,6 +325,16 @@ def target_candidates(
             holdout, model.arms_, model.control_, value, cost, share, confidence, row_budget
         )
         source = "candidates"
+        trained_on = str(loaded.manifest.get("source", ""))
+        if (
+            trained_on
+            and not isinstance(candidates, pd.DataFrame)
+            and Path(trained_on).resolve() == Path(candidates).resolve()
+        ):
+            notes.append(
+                "the candidates are the file the model was trained on: the policy value on them "
+                "is optimistic; value it on a held-out experiment"
+            )
     else:
         share = None if budget is None else min(1.0, budget / len(frame))
         policy = evaluate_targeting(
@@ -341,4 +353,5 @@ def target_candidates(
         n_sent=int(sent.sum()),
         total_net_value=float(targets.loc[sent, "net_value"].sum()),
         out=None if out_path is None else str(out_path),
+        notes=tuple(notes),
     )
