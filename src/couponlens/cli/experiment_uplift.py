@@ -301,11 +301,11 @@ def demo_uplift(out: Path, seed: int) -> SiteEntry:
         model_dir=folder / "model",
         report_dir=folder,
         n_folds=3,
-        n_bootstrap=200,
+        n_bootstrap=100,
         value=value,
         cost=cost,
         random_state=seed,
-        n_estimators=60,
+        n_estimators=50,
     )
     validation = job.fit.validation
     best = validation.best().scores
