@@ -34,6 +34,8 @@ Example:
 
 from __future__ import annotations
 
+import uuid
+
 import ibis
 import ibis.expr.types as ir
 
@@ -139,6 +141,11 @@ def feature_names(with_transactions: bool) -> list[str]:
     if with_transactions:
         names += TRANSACTION_FEATURES
     return names
+
+
+def _keep(data: AmExpertData, expr: ir.Table) -> ir.Table:
+    """Materialise ``expr`` as a temporary table: later expressions stay small to compile."""
+    return data.con.create_table(f"_amx_feat_{uuid.uuid4().hex[:12]}", expr, temp=True)
 
 
 def _coupon_keys(data: AmExpertData, level: str) -> ir.Table:
@@ -508,6 +515,7 @@ def _transaction_features(data: AmExpertData, o: ir.Table) -> ir.Table:
                 ),
             },
         )
+        level_features = _keep(data, level_features)
         t = t.join(level_features, t.id == level_features._id).drop("_id")
     return t.drop("customer_id", "campaign_id", "coupon_id", "start_date")
 
@@ -542,7 +550,7 @@ def build_features(
             "purchase-history features need customer_transaction_data.csv, which is not in "
             f"{data.report.folder}"
         )
-    o = _offers_with_dates(data, offers)
+    o = _keep(data, _offers_with_dates(data, offers))
     parts = [
         _campaign_features(o),
         _prior_offer_features(data, o, offers),
@@ -557,7 +565,7 @@ def build_features(
     t = o.select(*KEY_COLUMNS)
     t = t.left_join(_coupon_features(data), "coupon_id").drop("coupon_id_right")
     for part in parts:
-        renamed = part.rename(_id="id")
+        renamed = _keep(data, part).rename(_id="id")
         t = t.join(renamed, t.id == renamed._id).drop("_id")
     t = t.mutate(
         **{c: t[c].fill_null(0) for c in ("coupon_items", "coupon_brands", "coupon_categories")}
