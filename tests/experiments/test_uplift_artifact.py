@@ -123,3 +123,29 @@ def test_missing_pieces_are_explained(folder: Path, tmp_path: Path) -> None:
     (copy / "manifest.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(ArtifactError, match="not a couponlens-uplift manifest"):
         load_uplift_model(copy)
+
+
+def test_target_with_a_cost_per_arm(
+    fitted: tuple[UpliftFit, object], folder: Path, tmp_path: Path
+) -> None:
+    from couponlens.cli import main
+    from couponlens.experiments.uplift_job import target_candidates
+
+    _, frame = fitted
+    candidates = frame.head(300)  # type: ignore[attr-defined]
+    job = target_candidates(folder, candidates, value=2.0, cost={"c10": 0.1, "c20": 0.3})
+    t = job.targets
+    assert list(t.columns[-4:]) == ["arm", "uplift", "net_value", "send"]
+    assert set(t["arm"]) <= {"c10", "c20"}
+    cost = t["arm"].map({"c10": 0.1, "c20": 0.3})
+    assert np.allclose(t["net_value"], 2.0 * t["uplift"] - cost)
+    assert job.policy.differences and {d.baseline for d in job.policy.differences} == {
+        "treat_none",
+        "treat_all[c10]",
+        "treat_all[c20]",
+    }
+    path = tmp_path / "candidates.csv"
+    candidates.to_csv(path, index=False)
+    args = ["experiment", "target", str(folder), str(path), "--value", "2", "--cost", "0.1"]
+    assert main([*args, "--arm-cost", "c20=0.3", "--out", str(tmp_path / "t.csv")]) == 0
+    assert main([*args, "--arm-cost", "c99=1", "--out", str(tmp_path / "t.csv")]) == 2

@@ -160,3 +160,15 @@ def test_segment_file_and_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     prob.write_text("segment,prob_none,prob_coupon\nyoung,0.1,0.5\nold,0.2,0.25\n")
     message = error(["experiment", "allocate", str(other), str(prob), "--budget", "1", *faces])
     assert "segment='middle'" in message
+
+
+def test_segment_file_without_key_columns(tmp_path: Path) -> None:
+    path = tmp_path / "segments.csv"
+    path.write_text("n,prob_a,prob_b\n10,0.1,0.3\n20,0.2,0.3\n")
+    inputs = load_segment_table(path)
+    assert inputs.keys == ["segment"] and inputs.segments["segment"].tolist() == [1, 2]
+    options = [CouponOption("a", 0.0), CouponOption("b", 1.0)]
+    result = allocate_coupons(inputs.segments, options, budget=3.0, keys=inputs.keys)
+    # b costs 0.3 per customer in segment 1 (+0.2 each) and 0.3 in segment 2 (+0.1 each)
+    assert result.extra_responses == pytest.approx(2.0)
+    assert result.share_table().loc[1, "b"] == pytest.approx(1.0)

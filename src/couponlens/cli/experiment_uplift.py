@@ -146,15 +146,25 @@ def target_command(
     cost: Annotated[float, typer.Option(help="Cost of one coupon sent.")],
     out: Annotated[Path, typer.Option(help="Output CSV: candidates + uplift, net_value, send.")],
     budget: Annotated[int | None, typer.Option(help="At most this many coupons.")] = None,
+    arm_cost: Annotated[
+        list[str] | None,
+        typer.Option(help="ARM=COST for one treated arm (repeat; overrides --cost for it)."),
+    ] = None,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
 ) -> None:
     """Rank candidates by uplift x value - cost; send where positive, within the budget."""
+    from couponlens.experiments.uplift_artifact import load_uplift_model
     from couponlens.experiments.uplift_job import target_candidates
 
     if not 0 < confidence < 1:
         raise InputError(f"--confidence must be in (0, 1), got {confidence}")
+    loaded = load_uplift_model(model_dir)
+    costs: float | dict[str, float] = cost
+    if arm_cost:
+        overrides = _named_numbers(arm_cost, "--arm-cost", "ARM=COST, e.g. c20=2.5")
+        costs = {arm: overrides.get(arm, cost) for arm in loaded.arms} | overrides
     job = target_candidates(
-        model_dir, candidates, value=value, cost=cost, budget=budget, out=out, confidence=confidence
+        loaded, candidates, value=value, cost=costs, budget=budget, out=out, confidence=confidence
     )
     limit = "" if budget is None else f" (budget {budget:,})"
     _say(
@@ -172,7 +182,7 @@ def target_command(
     _say(f"wrote {out}")
 
 
-def _face_values(items: list[str]) -> dict[str, float]:
+def _named_numbers(items: list[str], option: str, form: str) -> dict[str, float]:
     values: dict[str, float] = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -181,7 +191,7 @@ def _face_values(items: list[str]) -> dict[str, float]:
         except ValueError:
             number = math.nan
         if not sep or not name.strip() or not math.isfinite(number):
-            raise InputError(f"--face-value {item!r}: expected OPTION=AMOUNT, e.g. dm2=1000")
+            raise InputError(f"{option} {item!r}: expected {form}")
         values[name.strip()] = number
     return values
 
@@ -225,7 +235,7 @@ def allocate_command(
         raise InputError(
             f"give one SEGMENTS file or CUSTOMERS PROBABILITIES, got {len(files)} files"
         )
-    faces = _face_values(face_value)
+    faces = _named_numbers(face_value, "--face-value", "OPTION=AMOUNT, e.g. dm2=1000")
     missing = [o for o in inputs.options if o not in faces]
     unknown = [o for o in faces if o not in inputs.options]
     if missing or unknown:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -264,7 +264,7 @@ def target_candidates(
     candidates: str | Path | pd.DataFrame,
     *,
     value: float,
-    cost: float,
+    cost: float | Mapping[str, float],
     budget: int | None = None,
     out: str | Path | None = None,
     confidence: float = 0.95,
@@ -273,7 +273,8 @@ def target_candidates(
     """Score candidates, choose whom to send (net value > 0, at most ``budget``), value the rule.
 
     The output has every candidate column plus ``uplift``, ``net_value`` and ``send`` (and
-    ``arm`` when the model has several treated arms). When the candidates carry the
+    ``arm`` when the model has several treated arms). ``cost`` is per coupon sent, one number
+    or one per treated arm. When the candidates carry the
     experiment's treatment and outcome columns (a held-out experiment), the rule is valued on
     them (IPW and doubly robust, with the model's outcome predictions) against treat-all and
     treat-none; otherwise it is valued on the training experiment's out-of-fold rows, with the
@@ -292,9 +293,10 @@ def target_candidates(
         >>> job.n_sent <= 50, job.policy_source
         (True, 'candidates')
     """
-    if not math.isfinite(value) or not math.isfinite(cost):
+    costs = dict(cost) if isinstance(cost, Mapping) else {"": float(cost)}
+    if not math.isfinite(value) or not all(math.isfinite(c) for c in costs.values()):
         raise InputError(f"value and cost must be finite numbers, got {value} and {cost}")
-    if cost < 0:
+    if any(c < 0 for c in costs.values()):
         raise InputError(f"cost must be at least 0, got {cost}")
     if budget is not None and budget < 0:
         raise InputError(f"budget must be at least 0 coupons, got {budget}")
@@ -306,6 +308,15 @@ def target_candidates(
     if len(frame) == 0:
         raise InputError(f"{candidates}: no candidates to score")
     model = loaded.model
+    if isinstance(cost, Mapping):
+        unknown = sorted(set(cost) - set(model.arms_))
+        missing = [a for a in model.arms_ if a not in cost]
+        if unknown or missing:
+            raise InputError(
+                f"give a cost for every treated arm of the model {model.arms_}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {unknown}" if unknown else "")
+            )
     uplift = model.predict_frame(frame)
     decision = decide_targets(uplift, value, cost, budget, model.arms_)
     added = [*DECISION_COLUMNS, "arm"] if len(model.arms_) > 1 else list(DECISION_COLUMNS)

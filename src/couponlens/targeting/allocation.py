@@ -220,7 +220,7 @@ def allocate_coupons(
             min_share,
             baseline_responses,
         )
-    x = np.clip(solution.x.reshape(n_seg, n_opt), 0.0, 1.0)
+    x = np.clip(solution.x.reshape(n_seg, n_opt), 0.0, 1.0) + 0.0  # no negative zeros
     rows = []
     key_frame = segments[list(keys)].reset_index(drop=True)
     for s in range(n_seg):
@@ -412,4 +412,7 @@ def load_segment_table(
         row = int(np.flatnonzero((sizes.isna() | (sizes < 0) | (sizes % 1 != 0)).to_numpy())[0])
         raise InputError(f"{file}, row {row + 1}: {size_column!r} must be a whole count at least 0")
     frame["n"] = sizes.astype(np.int64)
+    if not keys:  # no segment column: segments are numbered by row
+        frame.insert(0, "segment", np.arange(1, len(frame) + 1))
+        keys = ["segment"]
     return AllocationInputs(keys=keys, options=options, segments=frame[[*keys, "n", *options]])
