@@ -100,27 +100,29 @@ def uplift_command(
         raise InputError(f"--rounds must be at least 1, got {rounds}")
     if bootstrap < 0:
         raise InputError(f"--bootstrap must be at least 0, got {bootstrap}")
-    job = train_uplift_model(
-        data,
-        treatment=treatment,
-        control=control,
-        outcome=outcome,
-        features=feature,
-        model_dir=model,
-        report_dir=report,
-        arms=arm,
-        learners=learner or ["t", "x", "dr"],
-        n_folds=folds,
-        n_bootstrap=bootstrap,
-        fractions=_fractions(k),
-        value=value,
-        cost=cost,
-        random_state=seed,
-        n_estimators=rounds,
-        learning_rate=learning_rate,
-        min_child_samples=min_child_samples,
-        outcome_kind=outcome_kind,
-    )
+    with console.status("fitting uplift learners") as status:
+        job = train_uplift_model(
+            data,
+            progress=status.update,
+            treatment=treatment,
+            control=control,
+            outcome=outcome,
+            features=feature,
+            model_dir=model,
+            report_dir=report,
+            arms=arm,
+            learners=learner or ["t", "x", "dr"],
+            n_folds=folds,
+            n_bootstrap=bootstrap,
+            fractions=_fractions(k),
+            value=value,
+            cost=cost,
+            random_state=seed,
+            n_estimators=rounds,
+            learning_rate=learning_rate,
+            min_child_samples=min_child_samples,
+            outcome_kind=outcome_kind,
+        )
     validation = job.fit.validation
     _say(
         f"{outcome} ({validation.outcome_kind}), {', '.join(validation.arms)} vs "

@@ -404,7 +404,14 @@ def check_uplift_inputs(
     y: Sequence[float] | np.ndarray | pd.Series,
     control: Any,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Validate inputs; return (treated arms as text, treatment labels as text, outcomes)."""
+    """Validate inputs; return (treated arms as text, treatment labels as text, outcomes).
+
+    Example:
+        >>> arms, labels, y = check_uplift_inputs(
+        ...     pd.DataFrame({"x": [1, 2, 3]}), ["b", "a", "c"], [0, 1, 1], control="a")
+        >>> arms, labels.tolist(), y.tolist()
+        (['b', 'c'], ['b', 'a', 'c'], [0.0, 1.0, 1.0])
+    """
     if not isinstance(X, pd.DataFrame):
         raise InputError(f"X must be a pandas DataFrame of features, got {type(X).__name__}")
     t_series = pd.Series(np.asarray(treatment, dtype=object))

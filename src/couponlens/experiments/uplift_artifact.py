@@ -90,7 +90,15 @@ class LoadedUpliftModel:
 
 
 def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file, as hex."""
+    """The SHA-256 of a file, as hex.
+
+    Example:
+        >>> import tempfile
+        >>> f = Path(tempfile.mkdtemp()) / "a.txt"
+        >>> _ = f.write_bytes(b"abc")
+        >>> sha256_of(f)[:16]
+        'ba7816bf8f01cfea'
+    """
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -113,7 +121,10 @@ def save_uplift_model(
     treatment: str,
     source: str = "",
 ) -> Path:
-    """Write the fitted model, its holdout table and a checksummed manifest into ``folder``."""
+    """Write the fitted model, its holdout table and a checksummed manifest into ``folder``.
+
+    Example: see the module docstring (fit, save, load, predict the same).
+    """
     from couponlens import __version__
 
     out = Path(folder)
@@ -202,7 +213,17 @@ def manifest_checksum(manifest: dict[str, Any]) -> str:
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """The manifest of a model folder, checked for format; files are not verified here."""
+    """The manifest of a model folder, checked for format and its own checksum.
+
+    The files it lists are not verified here (see :func:`verify_files`).
+
+    Example:
+        >>> import tempfile
+        >>> read_manifest(tempfile.mkdtemp())
+        Traceback (most recent call last):
+        ...
+        couponlens.experiments.uplift_artifact.ArtifactError: ...: not an uplift model folder (no manifest.json)
+    """
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise ArtifactError(f"{folder}: not an uplift model folder (no {MANIFEST})")
@@ -230,7 +251,19 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
 
 
 def verify_files(folder: str | Path, manifest: dict[str, Any]) -> None:
-    """Refuse the folder unless every listed file exists and has its recorded SHA-256."""
+    """Refuse the folder unless every listed file exists and has its recorded SHA-256.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "m.txt").write_text("tree")
+        >>> verify_files(folder, {"files": {"m.txt": sha256_of(folder / "m.txt")}})
+        >>> _ = (folder / "m.txt").write_text("tree!")
+        >>> verify_files(folder, {"files": {"m.txt": "0" * 64}})
+        Traceback (most recent call last):
+        ...
+        couponlens.experiments.uplift_artifact.ArtifactError: ...: m.txt does not match its checksum in manifest.json (expected 000000000000..., found ...); the file was changed after saving
+    """
     root = Path(folder).resolve()
     files = manifest["files"]
     if not isinstance(files, dict) or not files:
@@ -252,7 +285,12 @@ def verify_files(folder: str | Path, manifest: dict[str, Any]) -> None:
 
 
 def load_uplift_model(folder: str | Path) -> LoadedUpliftModel:
-    """Read a model folder written by :func:`save_uplift_model`, verifying every checksum."""
+    """Read a model folder written by :func:`save_uplift_model`, verifying every checksum.
+
+    Raises :class:`ArtifactError` (a one-line message) for a missing or changed file.
+
+    Example: see the module docstring (fit, save, load, predict the same).
+    """
     root = Path(folder)
     manifest = read_manifest(root)
     verify_files(root, manifest)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,12 +105,15 @@ def train_uplift_model(
     cost: float | None = None,
     random_state: int = 0,
     con: BaseBackend | None = None,
+    progress: Callable[[str], None] | None = None,
     **model_params: Any,
 ) -> UpliftJob:
     """Fit, compare and save an uplift model from an experiment file; write its report.
 
     ``arms`` restricts the treated arms used (default: every arm but the control). With
     ``value`` and ``cost`` the report also values the net-value targeting rule.
+
+    Example: see the module docstring (train on a generated file, then target).
     """
     if not features:
         raise InputError("name at least one --feature column for the uplift model")
@@ -148,8 +151,11 @@ def train_uplift_model(
         fractions=fractions,
         n_bootstrap=n_bootstrap,
         random_state=random_state,
+        progress=progress,
         **model_params,
     )
+    if progress is not None:
+        progress(f"saving the model to {model_dir}")
     model_path = save_uplift_model(
         fit, model_dir, outcome=outcome, treatment=treatment, source=str(path)
     )
@@ -176,6 +182,8 @@ def train_uplift_model(
         policy=policy,
     )
     report_path = Path(report_dir) if report_dir is not None else model_path
+    if progress is not None:
+        progress(f"writing the report to {report_path}")
     write_uplift_report(report, results, report_path)
     return UpliftJob(fit, model_path, report_path, policy)
 

@@ -184,7 +184,10 @@ def uplift_report(
     options: dict[str, Any] | None = None,
     policy: PolicyComparison | None = None,
 ) -> tuple[Report, dict[str, Any]]:
-    """Build the report page and the results dictionary for an uplift validation."""
+    """Build the report page and the results dictionary for an uplift validation.
+
+    Example: see the module docstring.
+    """
     report = Report(
         title="Uplift model",
         subtitle=(
@@ -278,7 +281,16 @@ def recommendation(policy: PolicyComparison, estimator: str = "dr") -> str:
 
 
 def policy_section(policy: PolicyComparison) -> Section:
-    """A report section valuing the targeting rule against treat-all and treat-none."""
+    """A report section valuing the targeting rule against treat-all and treat-none.
+
+    Example:
+        >>> from couponlens.experiments.policy import compare_policies
+        >>> cmp = compare_policies([1, 0, 0, 1, 1, 0], list("tcctct"),
+        ...     {"targeting": list("tctcct"), "treat_none": list("cccccc")}, control="c",
+        ...     mu={"t": [0.5] * 6, "c": [0.4] * 6})
+        >>> policy_section(cmp).title
+        'Recommended policy'
+    """
     findings = [recommendation(policy)]
     target = policy.estimate("targeting", "dr")
     findings.append(
@@ -312,6 +324,9 @@ def policy_section(policy: PolicyComparison) -> Section:
 
 
 def write_uplift_report(report: Report, results: dict[str, Any], out_dir: str | Path) -> Path:
-    """Write ``report.html`` and ``results.json`` into ``out_dir``; returns the folder."""
+    """Write ``report.html`` and ``results.json`` into ``out_dir``; returns the folder.
+
+    Example: see the module docstring.
+    """
     write_report(report, out_dir, results)
     return Path(out_dir)

@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,13 +157,26 @@ def fit_uplift(
     n_bootstrap: int = 200,
     confidence: float = 0.95,
     random_state: int = 0,
+    progress: Callable[[str], None] | None = None,
     **model_params: Any,
 ) -> UpliftFit:
     """Cross-fit each learner, score it on held-out folds, choose on Qini, refit the choice.
 
     ``model_params`` go to :class:`~couponlens.experiments.uplift.UpliftModel` (e.g.
-    ``n_estimators``, ``outcome_kind``, ``min_child_samples``).
+    ``n_estimators``, ``outcome_kind``, ``min_child_samples``). ``progress`` is called with a
+    short message before each step (the CLI shows it).
+
+    Example:
+        >>> rng = np.random.default_rng(2)
+        >>> X = pd.DataFrame({"x": rng.uniform(size=2000)})
+        >>> t = rng.integers(0, 2, 2000)
+        >>> y = 1 + 2 * t * X["x"] + rng.normal(size=2000)
+        >>> fit = fit_uplift(X, t, y, control=0, learners=["t", "dr"], n_folds=2,
+        ...                  n_bootstrap=20, n_estimators=20)
+        >>> fit.validation.outcome_kind, sorted(fit.validation.learners), len(fit.holdout)
+        ('amount', ['dr', 't'], 2000)
     """
+    say = progress if progress is not None else (lambda message: None)
     learners = list(dict.fromkeys(learners))
     unknown = [name for name in learners if name not in LEARNERS]
     if unknown or not learners:
@@ -185,6 +198,7 @@ def fit_uplift(
         train, test = fold != k, fold == k
         X_train, X_test = X[train], X[test]
         for name in learners:
+            say(f"fold {k + 1}/{n_folds}: {learner_name(name)}")
             model = UpliftModel(name, **params).fit(
                 X_train, t_labels[train], y_values[train], control
             )
@@ -202,6 +216,7 @@ def fit_uplift(
     results: list[LearnerArmScores] = []
     curves: list[CurveSeries] = []
     grid = np.linspace(0.0, 1.0, CURVE_POINTS)
+    say(f"scoring held-out predictions ({n_bootstrap} bootstrap resamples)")
     for name in learners:
         for i, arm in enumerate(arms):
             rows = (t_labels == arm) | (t_labels == control_label)
@@ -242,6 +257,7 @@ def fit_uplift(
         results=results,
         curves=curves,
     )
+    say(f"refitting the {learner_name(chosen)} on all rows")
     final = UpliftModel(chosen, **params).fit(X, t_labels, y_values, control)
     # Outcome models per arm (a T-learner on every row) value policies doubly robustly later.
     outcome_model = (
@@ -292,5 +308,10 @@ def _fill_mu(mu: np.ndarray, test: np.ndarray, model: UpliftModel, X_test: pd.Da
 
 
 def learner_name(learner: str) -> str:
-    """``"dr"`` -> ``"DR-learner"``."""
+    """``"dr"`` -> ``"DR-learner"``.
+
+    Example:
+        >>> learner_name("dr"), learner_name("t")
+        ('DR-learner', 'T-learner')
+    """
     return LEARNER_NAMES.get(learner, learner)

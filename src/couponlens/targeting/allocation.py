@@ -167,6 +167,13 @@ def allocate_coupons(
             face value 0).
         min_share: the least share of every segment given each option (all options, baseline
             included).
+
+    Example:
+        >>> seg = pd.DataFrame({"segment": ["a", "b"], "n": [10, 10],
+        ...                     "none": [0.1, 0.1], "coupon": [0.6, 0.2]})
+        >>> opts = [CouponOption("none", 0), CouponOption("coupon", 1)]
+        >>> round(allocate_coupons(seg, opts, budget=6.0).extra_responses, 6)
+        5.0
     """
     _check_inputs(segments, options, budget, size_column, min_share)
     base = _baseline(options, baseline)
@@ -312,6 +319,15 @@ def load_allocation_inputs(
 
     Raises:
         InputError: a missing column or file, a segment without probabilities, a repeated segment.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "c.csv").write_text("id,age\\n1,young\\n2,young\\n3,old\\n")
+        >>> _ = (d / "p.csv").write_text("age,prob_none,prob_dm\\nyoung,0.1,0.3\\nold,0.2,0.4\\n")
+        >>> inputs = load_allocation_inputs(d / "c.csv", d / "p.csv")
+        >>> inputs.keys, inputs.options, inputs.segments["n"].tolist()
+        (['age'], ['none', 'dm'], [1, 2])
     """
     con = con if con is not None else connect()
     customers_path, probabilities_path = Path(customers), Path(probabilities)
