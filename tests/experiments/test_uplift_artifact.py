@@ -149,3 +149,22 @@ def test_target_with_a_cost_per_arm(
     args = ["experiment", "target", str(folder), str(path), "--value", "2", "--cost", "0.1"]
     assert main([*args, "--arm-cost", "c20=0.3", "--out", str(tmp_path / "t.csv")]) == 0
     assert main([*args, "--arm-cost", "c99=1", "--out", str(tmp_path / "t.csv")]) == 2
+
+
+def test_saving_over_an_older_model_leaves_no_stale_boosters(folder: Path) -> None:
+    sim = generate_experiment(600, seed=9)
+    small = fit_uplift(
+        sim.frame[FEATURES],
+        sim.frame["treatment"],
+        sim.frame["converted"],
+        control="control",
+        learners=["t"],
+        n_folds=2,
+        n_bootstrap=5,
+        n_estimators=5,
+    )
+    save_uplift_model(small, folder, outcome="converted", treatment="treatment")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    assert on_disk == set(manifest["files"]) | {"manifest.json"}
+    assert load_uplift_model(folder).arms == ["coupon"]

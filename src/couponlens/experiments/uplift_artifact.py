@@ -191,6 +191,9 @@ def save_uplift_model(
         },
         "files": files,
     }
+    for stale in (out / "models").glob("*.txt"):  # boosters of an earlier model in this folder
+        if f"models/{stale.name}" not in files:
+            stale.unlink()
     plain = jsonable(manifest)
     plain["manifest_sha256"] = manifest_checksum(plain)
     _write_bytes(
