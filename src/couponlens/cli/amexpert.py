@@ -78,13 +78,15 @@ def _print_training(trained: TrainedAmExpert, model: Path) -> None:
     uses = bool(trained.model.info.get("uses_transactions"))
     console.print(
         f"{cv.rows:,} offers in {cv.campaigns} campaigns, {cv.positives:,} redeemed; "
-        f"purchase-history features: {'on' if uses else 'off (no customer_transaction_data.csv)'}",
+        f"purchase-history features: {'on' if uses else 'off'}",
         highlight=False,
+        soft_wrap=True,
     )
     console.print(
         f"CV AUC ({cv.strategy}, {cv.folds} folds): LightGBM {_fmt(cv.auc)}, "
         f"logistic baseline {_fmt(cv.baseline_auc)}; chosen: {cv.chosen}",
         highlight=False,
+        soft_wrap=True,
     )
     console.print(f"model: {model}", highlight=False)
 
@@ -143,6 +145,10 @@ def predict_command(
 ) -> None:
     """Score candidate offers: one output row per input row, in input order."""
     loaded = load_amexpert_model(model)
+    if not candidates.is_file():
+        raise InputError(
+            f"{candidates}: no such file; expected a CSV with id,campaign_id,coupon_id,customer_id"
+        )
     data = _load(data_dir)
     cands = load_candidates(candidates, data)
     scores = predict_amexpert(loaded, data, cands)
