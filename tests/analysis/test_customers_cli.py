@@ -18,7 +18,7 @@ KEYS = ("demographics", "time", "platform", "os", "payment", "promotion", "custo
 def test_generate_then_report(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert (
-        main(["generate", "customers", "--out", str(data), "--seed", "2", "--customers", "1500"])
+        main(["generate", "customers", "--out", str(data), "--seed", "2", "--customers", "600"])
         == 0
     )
     assert (data / "truth.json").is_file()
@@ -28,7 +28,7 @@ def test_generate_then_report(tmp_path: Path) -> None:
     for key in KEYS:
         assert key in results, key
     assert results["clv"]["status"] == "not computed: turned off"
-    assert results["dataset"]["tables"]["tickets"]["duplicates_dropped"] == 3
+    assert results["dataset"]["tables"]["tickets"]["duplicates_dropped"] == 1
     html = (out / "report.html").read_text()
     for title in (
         "Cohort retention",

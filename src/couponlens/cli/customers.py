@@ -109,7 +109,7 @@ def demo_customers(out: Path, seed: int) -> SiteEntry:
         >>> entry.link
         'customers/report.html'
     """
-    data = generate_customers(Path(out) / "data" / "customers", customers=8_000, seed=seed)
+    data = generate_customers(Path(out) / "data" / "customers", customers=5_000, seed=seed)
     outcome = customers_report(data, Path(out) / "customers")
     r = outcome.results
 

@@ -478,13 +478,7 @@ def _canonical_table(
     extra: dict[str, int] = {}
     data_columns = [c for c in source.columns if c != "_line"]
     base = source.group_by(data_columns).aggregate(_line=source._line.min(), _copies=source.count())
-    counts = base.aggregate(rows=base._copies.sum(), distinct=base.count()).execute()
-    rows_read = int(counts["rows"].fillna(0).iloc[0])
-    rows_distinct = int(counts["distinct"].iloc[0])
-    duplicates = rows_read - rows_distinct
-    if duplicates:
-        notes.append(f"{duplicates:,} exact duplicate row(s) dropped")
-    staged_columns: dict[str, ir.Value] = {"_line": base["_line"]}
+    staged_columns: dict[str, ir.Value] = {"_line": base["_line"], "_copies": base["_copies"]}
     for column in SCHEMA[table]:
         if column.name not in chosen:
             continue
@@ -496,10 +490,24 @@ def _canonical_table(
             fmt = spec.time_format if column.dtype == "timestamp" else spec.date_format
         staged_columns[f"_src_{column.name}"] = text
         staged_columns[column.name] = _parse(text, column.dtype, fmt)
-    staged = base.select(**staged_columns)
-    for column in SCHEMA[table]:
-        if column.name in chosen and column.dtype != "string":
+    # Deduplicate and parse once, then check every column in one pass over the result.
+    staged_name = f"_cl_staged_{uuid.uuid4().hex[:12]}"
+    con.create_table(staged_name, base.select(**staged_columns), temp=True)
+    staged = con.table(staged_name)
+    checked = [c for c in SCHEMA[table] if c.name in chosen and c.dtype != "string"]
+    metrics: dict[str, ir.Value] = {"rows": staged._copies.sum(), "distinct": staged.count()}
+    for column in checked:
+        bad = staged[f"_src_{column.name}"].notnull() & staged[column.name].isnull()
+        metrics[f"bad_{column.name}"] = bad.cast("int64").sum()
+    counts = staged.aggregate(**metrics).execute()
+    rows_read = int(counts["rows"].fillna(0).iloc[0])
+    rows_distinct = int(counts["distinct"].iloc[0])
+    for column in checked:
+        if int(counts[f"bad_{column.name}"].fillna(0).iloc[0]):
             _first_bad(con, staged, column.name, where, _EXPECTED[column.dtype])
+    duplicates = rows_read - rows_distinct
+    if duplicates:
+        notes.append(f"{duplicates:,} exact duplicate row(s) dropped")
     out: dict[str, ir.Value] = {}
     for column in SCHEMA[table]:
         value = staged[column.name] if column.name in chosen else ibis.null(column.dtype)
