@@ -71,7 +71,11 @@ class LogisticParams(Result):
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of use for each row of ``frame``."""
-        x = signed_log1p(frame[self.features].to_numpy(dtype=np.float64))
+        return self.predict_array(frame[self.features].to_numpy(dtype=np.float64))
+
+    def predict_array(self, values: np.ndarray) -> np.ndarray:
+        """Probability of use for each row of a matrix whose columns are ``features`` in order."""
+        x = signed_log1p(np.asarray(values, dtype=np.float64))
         x = np.where(np.isnan(x), np.asarray(self.medians), x)
         x = (x - np.asarray(self.means)) / np.asarray(self.scales)
         z = x @ np.asarray(self.coef) + self.intercept
@@ -150,6 +154,36 @@ class O2OModel:
         if self.stack is None:
             raise ModelFileError("the chosen model 'stack' has no stack parameters")
         parts = {"lightgbm": self.predict_lightgbm(frame), "logistic": self.logistic.predict(frame)}
+        return self.stack.predict([parts[m] for m in self.stack.models])
+
+    def predict_matrix(self, values: np.ndarray, *, threads: int = 1) -> np.ndarray:
+        """:meth:`predict` for a float matrix whose columns are :attr:`features` in order.
+
+        The fast path for small batches (a scoring service): no pandas, and LightGBM on
+        ``threads`` threads (one is fastest for a hundred rows).
+        """
+        x = np.asarray(values, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.features):
+            raise InputError(
+                f"expected a matrix of {len(self.features)} feature columns, got shape {x.shape}"
+            )
+
+        def lightgbm() -> np.ndarray:
+            return np.asarray(self.booster.predict(x, num_threads=threads))
+
+        if self.chosen == "lightgbm":
+            return lightgbm()
+        if self.logistic is None:
+            raise ModelFileError(
+                f"the chosen model {self.chosen!r} needs the logistic baseline, which is missing"
+            )
+        columns = [self.features.index(f) for f in self.logistic.features]
+        logistic = self.logistic.predict_array(x[:, columns])
+        if self.chosen == "logistic":
+            return logistic
+        if self.stack is None:
+            raise ModelFileError("the chosen model 'stack' has no stack parameters")
+        parts = {"lightgbm": lightgbm(), "logistic": logistic}
         return self.stack.predict([parts[m] for m in self.stack.models])
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:

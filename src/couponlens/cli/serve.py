@@ -1,0 +1,60 @@
+"""``couponlens serve``: the coupon scoring service over a trained O2O model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from couponlens.cli._app import app, console
+from couponlens.errors import InputError
+from couponlens.service.app import DEFAULT_MAX_BODY_BYTES
+
+
+@app.command("serve")
+def serve_command(
+    model: Annotated[Path, typer.Argument(help="Model folder from `couponlens o2o train`.")],
+    history: Annotated[
+        Path, typer.Option(help="The O2O log the features come from (train layout).")
+    ],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="First day scored (YYYY-MM-DD); default: the day after the history."
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1024, help="Larger request bodies get 413.")
+    ] = DEFAULT_MAX_BODY_BYTES,
+) -> None:
+    """Serve POST /score and POST /target over HTTP (token from COUPONLENS_API_TOKEN, if set)."""
+    import uvicorn
+
+    from couponlens.service.app import build_service
+
+    day = None
+    if as_of is not None:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise InputError(f"--as-of: expected a date YYYY-MM-DD, got {as_of!r}") from None
+    token = os.environ.get("COUPONLENS_API_TOKEN") or None
+    with console.status("loading the model and building the feature snapshot"):
+        api, snapshot = build_service(
+            model, history, as_of=day, token=token, max_body_bytes=max_body_bytes
+        )
+    window = snapshot.window
+    console.print(
+        f"snapshot as of {snapshot.as_of} (features {window.feature_start}..{window.feature_end}, "
+        f"{snapshot.entities['u']:,} users, built in {snapshot.seconds:.1f} s); "
+        f"token {'required' if token else 'not required (set COUPONLENS_API_TOKEN)'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"serving on http://{host}:{port} (OpenAPI spec at /openapi.json)")
+    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,370 @@
+"""The coupon scoring service: a FastAPI app over a trained O2O model and a feature snapshot.
+
+Endpoints: ``POST /score`` (candidates -> probabilities, in input order), ``POST /target``
+(candidates + budget -> the receipts to send), ``GET /health``, ``GET /model`` (the manifest and
+the snapshot) and ``GET /openapi.json`` (the API's OpenAPI spec). Bodies are validated by
+pydantic (422 with the offending field), bodies over the size limit get 413, and when a token is
+configured every endpoint but ``/health`` needs ``Authorization: Bearer <token>`` (401
+otherwise). No response ever carries a stack trace. The interactive docs pages are off: they
+load scripts from a CDN, and the service makes no network calls.
+
+Example:
+    >>> from fastapi.testclient import TestClient  # doctest: +SKIP
+    >>> client = TestClient(create_app(model, snapshot))  # doctest: +SKIP
+    >>> client.post("/score", json={"candidates": [...]}).json()["scores"][0]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from couponlens import __version__
+from couponlens.errors import CouponlensError
+from couponlens.models.artifact import O2OModel
+from couponlens.service.snapshot import FeatureSnapshot, parse_discount
+from couponlens.targeting.policy import choose_recipients, cost_if_used
+
+log = logging.getLogger("couponlens.service")
+
+#: Default largest request body (bytes): about 10,000 candidates.
+DEFAULT_MAX_BODY_BYTES = 2_000_000
+#: Most candidates in one request.
+MAX_CANDIDATES = 10_000
+_ID = Annotated[int, Field(ge=0, lt=2**31)]
+
+
+class Candidate(BaseModel):
+    """One coupon receipt to score, in the Tianchi fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: _ID
+    merchant_id: _ID
+    coupon_id: _ID
+    discount_rate: str = Field(
+        description="A rate in (0, 1] such as '0.95', or 'x:y' (spend x, save y) such as '150:20'.",
+        max_length=32,
+        examples=["150:20"],
+    )
+    distance: Annotated[int, Field(ge=0, le=10)] | None = Field(
+        default=None, description="0..10 in units of 500 m (10: over 5 km); null when unknown."
+    )
+    date_received: dt.date = Field(description="YYYY-MM-DD or YYYYMMDD.")
+
+    @field_validator("discount_rate")
+    @classmethod
+    def _discount(cls, value: str) -> str:
+        try:
+            parse_discount(value)
+        except CouponlensError as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip()
+
+    @field_validator("date_received", mode="before")
+    @classmethod
+    def _compact_date(cls, value: Any) -> Any:
+        if isinstance(value, str) and len(value) == 8 and value.isdigit():
+            return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+        return value
+
+
+class ScoreRequest(BaseModel):
+    """Candidates to score."""
+
+    model_config = ConfigDict(extra="forbid")
+    candidates: list[Candidate] = Field(min_length=1, max_length=MAX_CANDIDATES)
+
+
+class Score(BaseModel):
+    """A candidate's probability of use within the model's label window (15 days by default)."""
+
+    user_id: int
+    coupon_id: int
+    date_received: dt.date
+    probability: float
+
+
+class ScoreResponse(BaseModel):
+    """Scores in the candidates' order, and what produced them."""
+
+    scores: list[Score]
+    as_of: dt.date
+    model: str
+    leakage_features: bool
+
+
+class TargetRequest(BaseModel):
+    """Candidates and the limit to choose under: a coupon budget and/or an expected-cost limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    candidates: list[Candidate] = Field(min_length=1, max_length=MAX_CANDIDATES)
+    budget: Annotated[int, Field(ge=0)] | None = Field(default=None, description="Most coupons.")
+    max_cost: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="Most expected discount paid."
+    )
+    per_user_cap: Annotated[int, Field(ge=1)] | None = None
+    rate_basket: Annotated[float, Field(ge=0)] = Field(
+        default=100.0, description="Basket a plain-rate coupon applies to, for its cost."
+    )
+
+    @model_validator(mode="after")
+    def _needs_a_limit(self) -> TargetRequest:
+        if self.budget is None and self.max_cost is None:
+            raise ValueError("give budget (coupons) or max_cost (expected discount paid)")
+        return self
+
+
+class Chosen(BaseModel):
+    """A receipt chosen for sending."""
+
+    index: int = Field(description="Position of the candidate in the request.")
+    user_id: int
+    coupon_id: int
+    date_received: dt.date
+    probability: float
+    cost_if_used: float
+
+
+class TargetResponse(BaseModel):
+    """The chosen receipts and the expected outcome beside sending at random."""
+
+    chosen: list[Chosen]
+    sent: int
+    expected_redemptions: float
+    expected_cost: float
+    random_expected_redemptions: float
+    lift_over_random: float | None
+    method: str
+
+
+class _BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send, self.limit)
+            return
+        received = 0
+        refused = False
+
+        async def counted() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    refused = True
+                    await _too_large(send, self.limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not refused:  # after a 413 nothing else goes out
+                await send(message)
+
+        try:
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body over the limit of {limit:,} bytes"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    model: O2OModel,
+    snapshot: FeatureSnapshot,
+    *,
+    manifest: dict[str, Any] | None = None,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """The FastAPI app scoring with ``model`` from ``snapshot``.
+
+    Args:
+        model: a loaded O2O model (:func:`couponlens.models.artifact.load_model`).
+        snapshot: its feature snapshot (:meth:`FeatureSnapshot.build`).
+        manifest: the model's ``manifest.json`` content, served by ``GET /model``.
+        token: when set, requests need ``Authorization: Bearer <token>``.
+        max_body_bytes: larger request bodies get 413.
+    """
+    api = FastAPI(
+        title="couponlens scoring service",
+        version=__version__,
+        description="Scores coupon receipts with a trained O2O redemption model and chooses "
+        "whom to send coupons to under a budget.",
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
+        if token is None:
+            return
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(
+                status_code=401,
+                detail="missing or wrong token: send Authorization: Bearer <token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    guard = [Depends(authorized)]
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": errors})
+
+    @api.exception_handler(CouponlensError)
+    async def _user_error(request: Request, exc: CouponlensError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @api.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+    def probabilities(candidates: list[Candidate]) -> np.ndarray:
+        matrix = snapshot.matrix(
+            user_id=np.fromiter((c.user_id for c in candidates), np.int64, len(candidates)),
+            merchant_id=np.fromiter((c.merchant_id for c in candidates), np.int64),
+            coupon_id=np.fromiter((c.coupon_id for c in candidates), np.int64),
+            discount_text=[c.discount_rate for c in candidates],
+            distance=np.fromiter(
+                (np.nan if c.distance is None else c.distance for c in candidates), np.float64
+            ),
+            date_received=np.array([c.date_received for c in candidates], dtype="datetime64[D]"),
+            columns=model.features,
+        )
+        return np.asarray(model.predict_matrix(matrix, threads=1), dtype=np.float64)
+
+    @api.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness: the model is loaded and its snapshot built."""
+        return {"status": "ok", "model": model.chosen, "as_of": snapshot.as_of.isoformat()}
+
+    @api.get("/model", dependencies=guard)
+    async def model_info() -> dict[str, Any]:
+        """The model's manifest and the feature snapshot the service scores from."""
+        return {"manifest": manifest or {}, "snapshot": snapshot.describe()}
+
+    @api.post("/score", dependencies=guard)
+    async def score(request: ScoreRequest) -> ScoreResponse:
+        """Probability of use of each candidate, in the request's order."""
+        p = probabilities(request.candidates)
+        return ScoreResponse(
+            scores=[
+                Score(
+                    user_id=c.user_id,
+                    coupon_id=c.coupon_id,
+                    date_received=c.date_received,
+                    probability=float(v),
+                )
+                for c, v in zip(request.candidates, p, strict=True)
+            ],
+            as_of=snapshot.as_of,
+            model=model.chosen,
+            leakage_features=model.leakage_features,
+        )
+
+    @api.post("/target", dependencies=guard)
+    async def target(request: TargetRequest) -> TargetResponse:
+        """The receipts maximising expected redemptions under the budget and caps."""
+        p = probabilities(request.candidates)
+        parsed = [parse_discount(c.discount_rate) for c in request.candidates]
+        cost = cost_if_used(
+            [k for k, *_ in parsed],
+            [r for _, r, _, _ in parsed],
+            [np.nan if a is None else a for *_, a in parsed],
+            rate_basket=request.rate_basket,
+        )
+        choice = choose_recipients(
+            p,
+            user=np.fromiter((c.user_id for c in request.candidates), np.int64),
+            cost=cost,
+            budget=request.budget,
+            max_cost=request.max_cost,
+            per_user_cap=request.per_user_cap,
+            time_limit=5.0,
+        )
+        chosen = [
+            Chosen(
+                index=int(i),
+                user_id=request.candidates[i].user_id,
+                coupon_id=request.candidates[i].coupon_id,
+                date_received=request.candidates[i].date_received,
+                probability=float(p[i]),
+                cost_if_used=float(cost[i]),
+            )
+            for i in choice.selected
+        ]
+        return TargetResponse(
+            chosen=chosen,
+            sent=choice.sent,
+            expected_redemptions=choice.expected_redemptions,
+            expected_cost=choice.expected_cost,
+            random_expected_redemptions=choice.random_expected_redemptions,
+            lift_over_random=choice.lift_over_random,
+            method=choice.method,
+        )
+
+    api.add_middleware(_BodyLimit, limit=max_body_bytes)
+    return api
+
+
+def build_service(
+    model_dir: str | Path,
+    history: str | Path,
+    *,
+    as_of: dt.date | None = None,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> tuple[FastAPI, FeatureSnapshot]:
+    """Load the model (checksums verified), load the history, build the snapshot and the app."""
+    from couponlens.datasets.o2o import load_o2o
+    from couponlens.engine import connect
+    from couponlens.models.artifact import load_model
+
+    model = load_model(model_dir)
+    manifest = json.loads((Path(model_dir) / "manifest.json").read_text())
+    data = load_o2o(history, connect())
+    if not data.has_purchase_dates:
+        raise CouponlensError(f"{history}: the history needs the train layout (with Date)")
+    snapshot = FeatureSnapshot.build(model, data.table, as_of=as_of)
+    app = create_app(model, snapshot, manifest=manifest, token=token, max_body_bytes=max_body_bytes)
+    return app, snapshot

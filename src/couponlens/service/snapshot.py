@@ -1,0 +1,380 @@
+"""A feature snapshot for real-time scoring: every entity's history features, held in memory.
+
+:func:`couponlens.models.train.score_o2o` builds features with one engine query per batch, which
+is right for a file of candidates but far too slow for a request of 100. The snapshot computes,
+once, the features every user, merchant, coupon, user x merchant, user x coupon, discount and
+distance has in the feature window that ends the day before ``as_of``, by running the very same
+:func:`~couponlens.features.o2o.build_features` over one probe row per distinct history row.
+Scoring a request is then array look-ups plus the receipt's own features: no engine, no joins.
+An entity the history never saw gets the values ``build_features`` gives an unseen entity
+(zero counts, null rates), taken from a probe row with ids that exist nowhere.
+
+Scores from the snapshot equal ``score_o2o``'s for candidates received on ``as_of`` (the test
+suite checks it), and for later candidates they use the same, slightly older, history.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from couponlens.datasets.o2o_synthetic import generate_o2o
+    >>> from couponlens.models.train import TrainOptions, train_o2o
+    >>> from couponlens.datasets.o2o import load_o2o
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = generate_o2o(20_000, 3, d / "train.csv")
+    >>> history = load_o2o(d / "train.csv").table
+    >>> model = train_o2o(history, TrainOptions(n_estimators=30, threads=1)).model
+    >>> snapshot = FeatureSnapshot.build(model, history)
+    >>> frame = snapshot.features(pd.DataFrame({
+    ...     "user_id": [1], "merchant_id": [2], "coupon_id": [3], "discount_text": ["150:20"],
+    ...     "distance": [1], "date_received": [snapshot.as_of]}))
+    >>> 0 < float(model.predict(frame)[0]) < 1
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from couponlens.datasets.o2o import seed_discount_rate
+from couponlens.errors import InputError
+from couponlens.features.o2o import FAMILIES, Family, build_features, feature_names, to_frame
+from couponlens.features.windows import WindowPair, WindowPlan, history_dates
+from couponlens.models.artifact import O2OModel
+
+#: A bound on ids so that two ids pack into one int64 key.
+_ID_LIMIT = 2**31
+
+
+@dataclass(frozen=True)
+class _FamilyLookup:
+    """One family's feature values by key; the last row holds an unseen entity's values."""
+
+    family: Family
+    columns: list[str]
+    keys: np.ndarray  # sorted int64 / float64 keys, or object texts
+    values: np.ndarray  # (keys + 1, columns), rows in ``keys`` order
+
+    def positions(self, wanted: np.ndarray) -> np.ndarray:
+        """Row of each wanted key in :attr:`values`; the unseen row for keys never seen."""
+        unseen = len(self.values) - 1
+        if self.keys.dtype == object:
+            lookup = {k: i for i, k in enumerate(self.keys)} if len(self.keys) < 10_000 else None
+            if lookup is not None:
+                return np.fromiter((lookup.get(k, unseen) for k in wanted), np.int64, len(wanted))
+            found = pd.Index(self.keys).get_indexer(wanted)
+            return np.where(found < 0, unseen, found)
+        if len(self.keys) == 0:
+            return np.full(len(wanted), unseen, dtype=np.int64)
+        at = np.searchsorted(self.keys, wanted)
+        at = np.minimum(at, len(self.keys) - 1)
+        return np.where(self.keys[at] == wanted, at, unseen)
+
+
+def _pack(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    return first.astype(np.int64) * _ID_LIMIT + second.astype(np.int64)
+
+
+def _family_keys(family: Family, columns: Mapping[str, Any]) -> np.ndarray:
+    """The family's key per row: an int64 (ids packed in pairs), a text, or a float distance."""
+    keys = family.keys
+    if keys == ("distance",):
+        return np.asarray(columns["distance"], dtype=np.float64)
+    if keys == ("discount_text",):
+        return np.asarray(columns["discount_text"], dtype=object)
+    if len(keys) == 1:
+        return np.asarray(columns[keys[0]], dtype=np.int64)
+    if len(keys) == 2:
+        return _pack(
+            np.asarray(columns[keys[0]], dtype=np.int64),
+            np.asarray(columns[keys[1]], dtype=np.int64),
+        )
+    raise AssertionError(f"unsupported family key {keys}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> tuple[str, float, float | None, float | None]:
+    return parse_discount(text)
+
+
+def _columns_of(family: Family, names: list[str]) -> list[str]:
+    prefix = family.prefix + "_"
+    return [n for n in names if n.startswith(prefix)]
+
+
+def parse_discount(text: str) -> tuple[str, float, float | None, float | None]:
+    """(kind, converted rate, threshold, amount) of a ``Discount_rate`` text, as the loader reads it.
+
+    Example:
+        >>> parse_discount("150:20"), parse_discount("0.95")
+        (('spend_save', 0.87, 150.0, 20.0), ('rate', 0.95, None, None))
+    """
+    cleaned = text.strip()
+    if ":" in cleaned:
+        parts = cleaned.split(":")
+        try:
+            threshold, amount = float(parts[0]), float(parts[1])
+        except (ValueError, IndexError):
+            raise InputError(
+                f"discount_rate {text!r}: expected a rate such as 0.95 or x:y such as 150:20"
+            ) from None
+        if len(parts) != 2 or not 0 < amount < threshold:
+            raise InputError(
+                f"discount_rate {text!r}: in x:y the saving y must be above 0 and below the spend x"
+            )
+        return "spend_save", seed_discount_rate(threshold, amount), threshold, amount
+    try:
+        rate = float(cleaned)
+    except ValueError:
+        raise InputError(
+            f"discount_rate {text!r}: expected a rate such as 0.95 or x:y such as 150:20"
+        ) from None
+    if not 0 < rate <= 1:
+        raise InputError(f"discount_rate {text!r}: a rate must be in (0, 1]")
+    return "rate", rate, None, None
+
+
+def _probe_rows(rows: pd.DataFrame, as_of: dt.date) -> ir.Table:
+    """Candidate rows (the canonical candidate columns) dated ``as_of``, for ``build_features``."""
+    frame = pd.DataFrame(
+        {
+            "line_number": np.arange(len(rows), dtype=np.int64),
+            "user_id": rows["user_id"].to_numpy(np.int64),
+            "merchant_id": rows["merchant_id"].to_numpy(np.int64),
+            "coupon_id": rows["coupon_id"].to_numpy(np.int64),
+            "discount_text": rows["discount_text"].astype(object),
+            "discount_kind": "rate",
+            "discount_rate": 1.0,
+            "discount_threshold": np.nan,
+            "discount_amount": np.nan,
+            "distance": rows["distance"].astype("Int64"),
+            "date_received": as_of,
+        }
+    )
+    schema = {
+        "line_number": "int64",
+        "user_id": "int64",
+        "merchant_id": "int64",
+        "coupon_id": "int64",
+        "discount_text": "string",
+        "discount_kind": "string",
+        "discount_rate": "float64",
+        "discount_threshold": "float64",
+        "discount_amount": "float64",
+        "distance": "int64",
+        "date_received": "date",
+    }
+    return ibis.memtable(frame, schema=schema)
+
+
+@dataclass(frozen=True)
+class FeatureSnapshot:
+    """History features of every entity as of one day, for scoring requests without the engine."""
+
+    as_of: dt.date
+    window: WindowPair
+    feature_columns: list[str]
+    lookups: list[_FamilyLookup]
+    entities: dict[str, int]
+    seconds: float
+
+    @classmethod
+    def build(
+        cls, model: O2OModel, history: ir.Table, *, as_of: dt.date | None = None
+    ) -> FeatureSnapshot:
+        """Compute the snapshot from a canonical O2O history table.
+
+        Args:
+            model: the trained model (its feature-window length and label rule are used).
+            history: the canonical history (:func:`couponlens.datasets.o2o.load_o2o`).
+            as_of: the first day to score; the feature window ends the day before. Default: the
+                day after the history's last receipt or purchase.
+
+        Raises:
+            InputError: the model uses label-window (leakage) features, which describe a whole
+                month of candidates at once and cannot be computed for one request.
+        """
+        began = time.perf_counter()
+        if model.leakage_features:
+            raise InputError(
+                "this model was trained with --leakage-features, which describe a whole month of "
+                "candidates at once; a scoring service needs a point-in-time model (train without "
+                "the flag)"
+            )
+        first, last, last_purchase = history_dates(history)
+        if as_of is None:
+            as_of = max(last, last_purchase or last) + dt.timedelta(days=1)
+        plan = WindowPlan(
+            pairs=[],
+            label_days=int(model.info["label_rule"]["label_days"]),
+            feature_days=int(model.info["windows"]["feature_days"]),
+        )
+        window = plan.prediction_pair(as_of, as_of)
+        if window.feature_end < first:
+            raise InputError(
+                f"the history starts on {first}, after the feature window ({window.feature_start}.."
+                f"{window.feature_end}) for scoring from {as_of}"
+            )
+        h = history
+        in_window = h.filter(
+            (h.date_received.between(window.feature_start, window.feature_end))
+            | (h.purchase_date.between(window.feature_start, window.feature_end))
+        )
+        distinct = (
+            in_window.select(
+                "user_id",
+                "merchant_id",
+                coupon_id=in_window.coupon_id.fill_null(-1),
+                discount_text=in_window.discount_text.fill_null("<none>"),
+                distance=in_window.distance,
+            )
+            .distinct()
+            .to_pyarrow()
+            .to_pandas()
+        )
+        unseen = pd.DataFrame(
+            {
+                "user_id": [-1],
+                "merchant_id": [-1],
+                "coupon_id": [-2],
+                "discount_text": ["<unseen>"],
+                "distance": [pd.NA],
+            }
+        )
+        probe = pd.concat([distinct, unseen], ignore_index=True)
+        label_days = int(model.info["label_rule"]["label_days"])
+        con = ibis.get_backend(history)  # the history's engine runs the probe
+        probe_table = con.create_table(
+            f"_snapshot_probe_{int(time.time() * 1e6)}", _probe_rows(probe, as_of), temp=True
+        )
+        try:
+            built = to_frame(build_features(history, probe_table, window, label_days=label_days))
+        finally:
+            con.drop_table(probe_table.get_name(), force=True)
+        names = feature_names(False)
+        lookups = []
+        entities: dict[str, int] = {}
+        if not np.array_equal(built["line_number"].to_numpy(), np.arange(len(probe))):
+            raise AssertionError("the probe's features came back incomplete or out of order")
+        default_row = built.iloc[[-1]]
+        seen = built.iloc[:-1].reset_index(drop=True)
+        probe_keys = probe.iloc[:-1].reset_index(drop=True)
+        probe_keys["distance"] = pd.to_numeric(probe_keys["distance"]).astype("float64")
+        for family in FAMILIES:
+            columns = _columns_of(family, names)
+            frame = seen[columns].copy()
+            frame["_key"] = _family_keys(family, {c: probe_keys[c].to_numpy() for c in probe_keys})
+            keep = np.array(pd.notna(frame["_key"]), dtype=bool)
+            if "coupon_id" in family.keys:  # purchases carry no coupon
+                keep &= probe_keys["coupon_id"].to_numpy() != -1
+            frame = frame[keep].drop_duplicates("_key")
+            if family.keys != ("discount_text",):
+                frame = frame.sort_values("_key", kind="stable")
+            values = np.vstack(
+                [
+                    frame[columns].to_numpy(dtype=np.float64, na_value=np.nan),
+                    default_row[columns].to_numpy(dtype=np.float64, na_value=np.nan),
+                ]
+            )
+            key_type = object if family.keys == ("discount_text",) else None
+            keys = frame["_key"].to_numpy(dtype=key_type)
+            lookups.append(_FamilyLookup(family, columns, keys, values))
+            entities[family.prefix] = len(frame)
+        return cls(
+            as_of=as_of,
+            window=window,
+            feature_columns=names,
+            lookups=lookups,
+            entities=entities,
+            seconds=round(time.perf_counter() - began, 3),
+        )
+
+    def features(self, candidates: pd.DataFrame) -> pd.DataFrame:
+        """The model's feature frame for candidate receipts.
+
+        ``candidates`` holds ``user_id, merchant_id, coupon_id`` (ints), ``discount_text``
+        (``0.95`` or ``150:20``), ``distance`` (0..10 or missing) and ``date_received`` (a date).
+        """
+        matrix = self.matrix(
+            user_id=candidates["user_id"].to_numpy(np.int64),
+            merchant_id=candidates["merchant_id"].to_numpy(np.int64),
+            coupon_id=candidates["coupon_id"].to_numpy(np.int64),
+            discount_text=[str(t) for t in candidates["discount_text"]],
+            distance=pd.to_numeric(candidates["distance"], errors="coerce").to_numpy(np.float64),
+            date_received=pd.to_datetime(candidates["date_received"])
+            .to_numpy()
+            .astype("datetime64[D]"),
+            columns=self.feature_columns,
+        )
+        return pd.DataFrame(matrix, columns=self.feature_columns)
+
+    def matrix(
+        self,
+        *,
+        user_id: np.ndarray,
+        merchant_id: np.ndarray,
+        coupon_id: np.ndarray,
+        discount_text: list[str],
+        distance: np.ndarray,
+        date_received: np.ndarray,
+        columns: list[str],
+    ) -> np.ndarray:
+        """The feature matrix (float64, ``columns`` in order) from candidate arrays: the fast path.
+
+        ``distance`` is float with NaN for unknown; ``date_received`` is ``datetime64[D]``.
+        """
+        texts = [t.strip() for t in discount_text]
+        parsed = [_parse_cached(t) for t in texts]
+        days = np.asarray(date_received, dtype="datetime64[D]")
+        day_number = days.astype(np.int64)
+        day_of_week = (day_number + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+        day_of_month = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
+        distance = np.asarray(distance, dtype=np.float64)
+        values: dict[str, np.ndarray] = {
+            "discount_rate": np.fromiter((p[1] for p in parsed), np.float64, len(parsed)),
+            "discount_is_spend_save": np.fromiter(
+                (p[0] == "spend_save" for p in parsed), np.float64, len(parsed)
+            ),
+            "discount_threshold": np.fromiter(
+                (np.nan if p[2] is None else p[2] for p in parsed), np.float64, len(parsed)
+            ),
+            "discount_amount": np.fromiter(
+                (np.nan if p[3] is None else p[3] for p in parsed), np.float64, len(parsed)
+            ),
+            "distance": distance,
+            "distance_missing": np.isnan(distance).astype(np.float64),
+            "day_of_week": day_of_week.astype(np.float64),
+            "day_of_month": day_of_month.astype(np.float64),
+            "is_weekend": (day_of_week >= 5).astype(np.float64),
+        }
+        keyed = {
+            "user_id": np.asarray(user_id, dtype=np.int64),
+            "merchant_id": np.asarray(merchant_id, dtype=np.int64),
+            "coupon_id": np.asarray(coupon_id, dtype=np.int64),
+            "discount_text": np.array(texts, dtype=object),
+            "distance": distance,
+        }
+        for lookup in self.lookups:
+            block = lookup.values[lookup.positions(_family_keys(lookup.family, keyed))]
+            for j, column in enumerate(lookup.columns):
+                values[column] = block[:, j]
+        missing = [c for c in columns if c not in values]
+        if missing:
+            raise InputError(f"the snapshot cannot compute feature(s) {', '.join(missing)}")
+        return np.column_stack([values[c] for c in columns])
+
+    def describe(self) -> dict[str, object]:
+        """What the snapshot holds (for ``GET /model`` and the start-up message)."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "feature_window": self.window.to_dict(),
+            "entities": dict(self.entities),
+            "build_seconds": self.seconds,
+        }

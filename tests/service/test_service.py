@@ -1,0 +1,261 @@
+"""The scoring service through a real uvicorn process on loopback, plus the snapshot's parity.
+
+The service must give exactly the probabilities of the batch scorer (``score_o2o``) for
+candidates received on its ``as_of`` day; validation, auth and size errors must be the right
+4xx with no stack trace; and the process must keep serving after every bad request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from couponlens.datasets.o2o import load_o2o
+from couponlens.datasets.o2o_synthetic import generate_o2o
+from couponlens.engine import connect
+from couponlens.errors import InputError
+from couponlens.models.artifact import load_model, save_model
+from couponlens.models.train import TrainOptions, score_o2o, train_o2o
+from couponlens.service.app import create_app
+from couponlens.service.snapshot import FeatureSnapshot
+
+TOKEN = "s3cret-token"
+ROWS = 40_000
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("service")
+    train, test = folder / "train.csv", folder / "test.csv"
+    generate_o2o(ROWS, 21, train)
+    generate_o2o(3_000, 21, test, layout="test", world_rows=ROWS)
+    history = load_o2o(train, connect(threads=1)).table
+    result = train_o2o(history, TrainOptions(n_estimators=60, threads=1))
+    save_model(result.model, folder / "model")
+    return {"train": train, "test": test, "model": folder / "model", "folder": folder}
+
+
+def _candidates(test: Path, n: int | None = None) -> list[dict[str, object]]:
+    frame = pd.read_csv(test, dtype=str, keep_default_na=False)
+    rows = frame if n is None else frame.head(n)
+    return [
+        {
+            "user_id": int(r.User_id),
+            "merchant_id": int(r.Merchant_id),
+            "coupon_id": int(r.Coupon_id),
+            "discount_rate": r.Discount_rate,
+            "distance": None if r.Distance == "null" else int(r.Distance),
+            "date_received": r.Date_received,
+        }
+        for r in rows.itertuples()
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(trained: dict[str, Path]) -> Iterator[str]:
+    port = _free_port()
+    log = (trained["folder"] / "server.log").open("w")
+    first = pd.read_csv(trained["test"], dtype=str).Date_received.min()
+    as_of = f"{first[:4]}-{first[4:6]}-{first[6:]}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "couponlens",
+            "serve",
+            str(trained["model"]),
+            "--history",
+            str(trained["train"]),
+            "--port",
+            str(port),
+            "--as-of",
+            as_of,
+            "--max-body-bytes",
+            "200000",
+        ],  # fmt: skip
+        env={**os.environ, "COUPONLENS_API_TOKEN": TOKEN},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(
+                    "server exited: " + (trained["folder"] / "server.log").read_text()
+                )
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("server did not start within 120 s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _no_trace(response: httpx.Response) -> None:
+    assert "Traceback" not in response.text and 'File "' not in response.text
+
+
+def test_scores_equal_the_batch_scorer_in_input_order(
+    server: str, trained: dict[str, Path]
+) -> None:
+    candidates = _candidates(trained["test"])
+    first_day = min(str(c["date_received"]) for c in candidates)
+    on_first_day = [c for c in candidates if c["date_received"] == first_day][:300]
+    response = httpx.post(
+        server + "/score", json={"candidates": on_first_day}, headers=_auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["leakage_features"] is False
+    got = [s["probability"] for s in body["scores"]]
+    assert [s["user_id"] for s in body["scores"]] == [c["user_id"] for c in on_first_day]
+
+    con = connect(threads=1)
+    history = load_o2o(trained["train"], con).table
+    table = load_o2o(trained["test"], con).table
+    expected = score_o2o(load_model(trained["model"]), history, table).frame
+    expected = expected[expected["date_received"] == pd.Timestamp(first_day)].head(300)
+    np.testing.assert_allclose(got, expected["probability"].to_numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_target_respects_the_budget_and_the_user_cap(server: str, trained: dict[str, Path]) -> None:
+    candidates = _candidates(trained["test"], 500)
+    body = {"candidates": candidates, "budget": 40, "per_user_cap": 1}
+    response = httpx.post(server + "/target", json=body, headers=_auth(), timeout=30)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    chosen = result["chosen"]
+    users = {c["user_id"] for c in candidates}
+    assert len(chosen) == result["sent"] == min(40, len(users))
+    assert len({c["user_id"] for c in chosen}) == len(chosen)
+    assert result["expected_redemptions"] == pytest.approx(sum(c["probability"] for c in chosen))
+    assert result["expected_redemptions"] >= result["random_expected_redemptions"]
+    scores = httpx.post(
+        server + "/score", json={"candidates": candidates}, headers=_auth(), timeout=30
+    ).json()["scores"]
+    # Greedy with a one-per-user cap: the chosen are the best receipt of the best users.
+    best_per_user: dict[int, float] = {}
+    for s in scores:
+        best_per_user[s["user_id"]] = max(best_per_user.get(s["user_id"], 0.0), s["probability"])
+    top = sorted(best_per_user.values(), reverse=True)[: len(chosen)]
+    assert sorted(c["probability"] for c in chosen) == pytest.approx(sorted(top))
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": TOKEN}, 401)],
+)
+def test_token_required(
+    server: str, trained: dict[str, Path], headers: dict[str, str], status: int
+) -> None:
+    body = {"candidates": _candidates(trained["test"], 2)}
+    response = httpx.post(server + "/score", json=body, headers=headers, timeout=10)
+    assert response.status_code == status
+    assert response.headers.get("www-authenticate") == "Bearer"
+    assert httpx.get(server + "/model", headers=headers, timeout=10).status_code == 401
+    assert httpx.get(server + "/health", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda c: c.update(discount_rate="20:150"), "discount_rate"),
+        (lambda c: c.update(discount_rate="1.5"), "discount_rate"),
+        (lambda c: c.update(user_id="abc"), "user_id"),
+        (lambda c: c.update(distance=11), "distance"),
+        (lambda c: c.update(date_received="20160230"), "date_received"),
+        (lambda c: c.pop("coupon_id"), "coupon_id"),
+        (lambda c: c.update(extra_field=1), "extra_field"),
+    ],
+)
+def test_bad_candidates_get_422_naming_the_field(
+    server: str, trained: dict[str, Path], mutate: object, field: str
+) -> None:
+    candidates = _candidates(trained["test"], 3)
+    mutate(candidates[1])  # type: ignore[operator]
+    response = httpx.post(
+        server + "/score", json={"candidates": candidates}, headers=_auth(), timeout=10
+    )
+    assert response.status_code == 422
+    _no_trace(response)
+    locations = [e["loc"] for e in response.json()["detail"]]
+    assert any(loc[:3] == ["body", "candidates", 1] and field in loc for loc in locations), (
+        locations
+    )
+
+
+def test_malformed_bodies_and_limits(server: str, trained: dict[str, Path]) -> None:
+    headers = {**_auth(), "Content-Type": "application/json"}
+    for body in (b"{not json", b"[]", b'{"candidates": []}', b'{"candidates": "x"}'):
+        response = httpx.post(server + "/score", content=body, headers=headers, timeout=10)
+        assert response.status_code == 422, body
+        _no_trace(response)
+    target = {"candidates": _candidates(trained["test"], 3)}  # no budget, no max_cost
+    response = httpx.post(server + "/target", json=target, headers=_auth(), timeout=10)
+    assert response.status_code == 422 and "budget" in response.text
+    big = json.dumps({"candidates": _candidates(trained["test"], 3000)}).encode()
+    assert len(big) > 200_000
+    response = httpx.post(server + "/score", content=big, headers=headers, timeout=10)
+    assert response.status_code == 413
+    # The same body streamed without a Content-Length is cut off at the limit too.
+    chunks = (big[i : i + 65536] for i in range(0, len(big), 65536))
+    response = httpx.post(server + "/score", content=chunks, headers=headers, timeout=10)
+    assert response.status_code == 413
+    assert httpx.get(server + "/health", timeout=10).json()["status"] == "ok"
+
+
+def test_model_and_openapi(server: str, trained: dict[str, Path]) -> None:
+    info = httpx.get(server + "/model", headers=_auth(), timeout=10).json()
+    manifest = json.loads((trained["model"] / "manifest.json").read_text())
+    assert info["manifest"]["manifest_sha256"] == manifest["manifest_sha256"]
+    assert info["snapshot"]["feature_window"]["name"] == "predict"
+    spec = httpx.get(server + "/openapi.json", timeout=10).json()
+    assert {"/score", "/target", "/health", "/model"} <= set(spec["paths"])
+    assert httpx.get(server + "/docs", timeout=10).status_code == 404  # no CDN pages
+
+
+def test_in_process_app_without_token_and_leakage_refusal(trained: dict[str, Path]) -> None:
+    con = connect(threads=1)
+    history = load_o2o(trained["train"], con).table
+    model = load_model(trained["model"])
+    snapshot = FeatureSnapshot.build(model, history)
+    assert snapshot.as_of == dt.date(2016, 7, 1)
+    client = TestClient(create_app(model, snapshot))
+    response = client.post("/score", json={"candidates": _candidates(trained["test"], 5)})
+    assert response.status_code == 200
+    assert all(0 < s["probability"] < 1 for s in response.json()["scores"])
+    model.info["leakage_features"] = True
+    with pytest.raises(InputError, match="point-in-time"):
+        FeatureSnapshot.build(model, history)
