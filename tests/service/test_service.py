@@ -259,3 +259,12 @@ def test_in_process_app_without_token_and_leakage_refusal(trained: dict[str, Pat
     model.info["leakage_features"] = True
     with pytest.raises(InputError, match="point-in-time"):
         FeatureSnapshot.build(model, history)
+
+
+def test_published_openapi_spec_is_current() -> None:
+    from couponlens.service.openapi import openapi_spec
+
+    published = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
+    assert published == json.loads(json.dumps(openapi_spec())), (
+        "docs/openapi.json is stale: python -m couponlens.service.openapi > docs/openapi.json"
+    )
