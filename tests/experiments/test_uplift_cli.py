@@ -33,6 +33,7 @@ def fitted(files: dict[str, Path]) -> tuple[Path, str]:
     args += ["--control", "control", "--outcome", "trans_after", "--model"]
     args += [str(files["dir"] / "model"), "--report", str(files["dir"] / "report")]
     args += ["--folds", "2", "--bootstrap", "30", "--rounds", "25", "--value", "10", "--cost", "3"]
+    args += ["--oracle", "true_cate_trans_after"]
     for f in FEATURES:
         args += ["--feature", f]
     printed = io.StringIO()
@@ -66,6 +67,10 @@ def test_uplift_writes_model_report_and_results(
     assert [u["fraction"] for u in best["uplift_at_k"]] == [0.1, 0.2, 0.3, 0.5]
     assert len(results["qini_curves"]) == 3 and len(results["qini_curves"][0]["qini"]) == 101
     assert results["recommendation"].startswith("Recommended: ")
+    oracle = results["references"][0]
+    assert oracle["name"] == "oracle" and oracle["arm"] == "coupon"
+    assert best["qini"] > 0.4 * oracle["qini"] > 0
+    assert "oracle (true effect)" in html
     assert any("Qini" in sentence for sentence in results["findings"])
     assert {e["policy"] for e in results["policy"]["estimates"]} == {
         "targeting",
@@ -139,6 +144,8 @@ def test_a_tampered_model_is_a_one_line_error(
         (["--learner", "s"], "unknown learner"),
         (["--outcome", "gender"], "gender"),
         (["--value", "3"], "both value and cost"),
+        (["--oracle", "nope"], "no oracle column"),
+        (["--oracle", "c9=true_cate_trans_after"], "oracle for unknown arm"),
     ],
 )
 def test_bad_uplift_input_is_a_one_line_error(

@@ -12,6 +12,7 @@ The commands only parse options and print; the work is in :mod:`couponlens.exper
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -39,6 +40,17 @@ def _fractions(text: str) -> list[float]:
     if not values or any(not 0 < v <= 1 for v in values):
         raise InputError(f"--k {text!r}: every fraction must be in (0, 1]")
     return values
+
+
+def _oracle(items: list[str]) -> dict[str, str]:
+    """``--oracle COL`` (the one treated arm: key "") or ``--oracle ARM=COL`` as arm -> column."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        arm, _, column = item.rpartition("=")
+        if not column:
+            raise InputError(f"--oracle {item!r}: expected COLUMN or ARM=COLUMN")
+        mapping[arm] = column
+    return mapping
 
 
 def _print_policy(policy: PolicyComparison, where: str) -> None:
@@ -90,6 +102,13 @@ def uplift_command(
         float | None, typer.Option(help="Value of one unit of outcome (to value a policy).")
     ] = None,
     cost: Annotated[float | None, typer.Option(help="Cost of one coupon sent.")] = None,
+    oracle: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Column of true effects (generated data), or ARM=COLUMN per arm: drawn as the "
+            "best achievable Qini curve."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of folds, bootstrap and LightGBM.")] = 0,
 ) -> None:
     """Fit and compare uplift learners on held-out folds; save the chosen model and its report."""
@@ -122,6 +141,7 @@ def uplift_command(
             learning_rate=learning_rate,
             min_child_samples=min_child_samples,
             outcome_kind=outcome_kind,
+            oracle=_oracle(oracle or []),
         )
     validation = job.fit.validation
     _say(
@@ -292,7 +312,6 @@ def demo_uplift(out: Path, seed: int) -> SiteEntry:
     """
     from couponlens.datasets.experiment_synthetic import COVARIATES, PRE_PERIOD, generate_experiment
     from couponlens.experiments.uplift_job import target_candidates, train_uplift_model
-    from couponlens.experiments.uplift_metrics import qini_coefficient
     from couponlens.experiments.uplift_selection import learner_name
 
     out = Path(out)
@@ -318,11 +337,12 @@ def demo_uplift(out: Path, seed: int) -> SiteEntry:
         cost=cost,
         random_state=seed,
         n_estimators=50,
+        oracle={train.arms[1]: train.cate_column(outcome)},
     )
     validation = job.fit.validation
     best = validation.best().scores
-    t = (train.frame["treatment"] != train.control).to_numpy(dtype=int)
-    oracle = qini_coefficient(train.frame[outcome], train.frame[train.cate_column(outcome)], t)
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    oracle = float(results["references"][0]["qini"])
     targeting = target_candidates(
         job.model_dir, fresh_path, value=value, cost=cost, out=folder / "targets.csv"
     )

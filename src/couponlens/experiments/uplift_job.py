@@ -55,7 +55,12 @@ from couponlens.experiments.uplift_artifact import (
 )
 from couponlens.experiments.uplift_metrics import DEFAULT_FRACTIONS
 from couponlens.experiments.uplift_report import uplift_report, write_uplift_report
-from couponlens.experiments.uplift_selection import UpliftFit, fit_uplift, outcome_predictions
+from couponlens.experiments.uplift_selection import (
+    UpliftFit,
+    fit_uplift,
+    outcome_predictions,
+    reference_qini,
+)
 
 
 @dataclass
@@ -106,12 +111,16 @@ def train_uplift_model(
     random_state: int = 0,
     con: BaseBackend | None = None,
     progress: Callable[[str], None] | None = None,
+    oracle: Mapping[str, str] | None = None,
     **model_params: Any,
 ) -> UpliftJob:
     """Fit, compare and save an uplift model from an experiment file; write its report.
 
     ``arms`` restricts the treated arms used (default: every arm but the control). With
-    ``value`` and ``cost`` the report also values the net-value targeting rule.
+    ``value`` and ``cost`` the report also values the net-value targeting rule. ``oracle``
+    maps a treated arm to a column holding each row's true effect (generated data): its Qini
+    curve is drawn beside the learners' as the best achievable ranking (key ``""``: the one
+    treated arm).
 
     Example: see the module docstring (train on a generated file, then target).
     """
@@ -140,7 +149,26 @@ def train_uplift_model(
                 f"{experiment.treated_arms}"
             )
         table = table.filter(table[ARM_COLUMN].isin([experiment.control, *arms]))
-    frame = table.select(ARM_COLUMN, outcome, *features).to_pandas()
+    oracle = dict(oracle or {})
+    bad = [c for c in oracle.values() if c not in experiment.table.columns]
+    if bad:
+        raise InputError(f"{path}: no oracle column(s) {bad}")
+    if "" in oracle:  # a column without an arm: the one treated arm in use
+        used = list(arms) if arms else experiment.treated_arms
+        if len(used) != 1:
+            raise InputError(
+                f"name the arm of the oracle column {oracle['']!r} (ARM=COLUMN): the treated "
+                f"arms are {used}"
+            )
+        oracle[used[0]] = oracle.pop("")
+    unknown_arms = [a for a in oracle if a not in experiment.treated_arms]
+    if unknown_arms:
+        raise InputError(
+            f"oracle for unknown arm(s) {unknown_arms}; the treated arms are "
+            f"{experiment.treated_arms}"
+        )
+    extra = [c for c in dict.fromkeys(oracle.values()) if c not in (outcome, *features)]
+    frame = table.select(ARM_COLUMN, outcome, *features, *extra).to_pandas()
     fit = fit_uplift(
         frame[list(features)],
         frame[ARM_COLUMN].astype(str),
@@ -162,6 +190,11 @@ def train_uplift_model(
     policy = None
     if value is not None and cost is not None:
         policy = evaluate_targeting(fit.holdout, fit.model.arms_, experiment.control, value, cost)
+    references = [
+        reference_qini(frame[outcome], frame[column], frame[ARM_COLUMN], experiment.control, arm)
+        for arm, column in oracle.items()
+        if arm in fit.model.arms_  # arms left out by ``arms`` have no model to compare
+    ]
     report, results = uplift_report(
         fit.validation,
         outcome=outcome,
@@ -180,6 +213,7 @@ def train_uplift_model(
             **model_params,
         },
         policy=policy,
+        references=references,
     )
     report_path = Path(report_dir) if report_dir is not None else model_path
     if progress is not None:

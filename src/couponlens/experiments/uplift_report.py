@@ -27,7 +27,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from couponlens.experiments.policy import PolicyComparison
-from couponlens.experiments.uplift_selection import UpliftValidation, learner_name
+from couponlens.experiments.uplift_selection import (
+    ReferenceQini,
+    UpliftValidation,
+    learner_name,
+)
 from couponlens.report.html import Report, Section, write_report
 
 
@@ -71,8 +75,38 @@ def _findings(validation: UpliftValidation, outcome: str) -> list[str]:
     return findings
 
 
-def _qini_chart(validation: UpliftValidation, arm: str) -> go.Figure:
+def _reference_findings(
+    validation: UpliftValidation, references: list[ReferenceQini] | None
+) -> list[str]:
+    sentences = []
+    for ref in references or []:
+        if ref.arm not in validation.arms:
+            continue
+        best = validation.best(ref.arm).scores.qini
+        share = f", {100 * best / ref.qini:.0f}% of it" if ref.qini > 0 else ""
+        label = "the true effect (oracle)" if ref.name == "oracle" else ref.name
+        sentences.append(
+            f"{ref.arm}: ranking by {label} would score a Qini of {ref.qini:.4f}; the chosen "
+            f"model reaches {best:.4f}{share}."
+        )
+    return sentences
+
+
+def _qini_chart(
+    validation: UpliftValidation, arm: str, references: list[ReferenceQini] | None = None
+) -> go.Figure:
     figure = go.Figure()
+    for ref in references or []:
+        if ref.arm == arm:
+            figure.add_trace(
+                go.Scatter(
+                    x=ref.curve.fraction,
+                    y=ref.curve.qini,
+                    mode="lines",
+                    name=f"{ref.name} (true effect)" if ref.name == "oracle" else ref.name,
+                    line={"dash": "dot", "color": "black", "width": 1.5},
+                )
+            )
     random_drawn = False
     for series in validation.curves:
         if series.arm != arm:
@@ -159,11 +193,10 @@ def validation_table(validation: UpliftValidation) -> pd.DataFrame:
             "qini": s.qini,
             f"qini {level} CI": _interval(s.qini_ci_low, s.qini_ci_high),
             "auuc": s.auuc,
-            f"auuc {level} CI": _interval(s.auuc_ci_low, s.auuc_ci_high),
         }
         for u in s.uplift_at_k:
-            row[f"uplift top {100 * u.fraction:g}%"] = u.uplift
-        row["average uplift"] = s.average_uplift
+            row[f"top {100 * u.fraction:g}%"] = u.uplift
+        row["everyone"] = s.average_uplift
         row["chosen"] = "yes" if r.learner == validation.chosen else ""
         rows.append(row)
     return pd.DataFrame(rows)
@@ -183,6 +216,7 @@ def uplift_report(
     model_dir: str | None = None,
     options: dict[str, Any] | None = None,
     policy: PolicyComparison | None = None,
+    references: list[ReferenceQini] | None = None,
 ) -> tuple[Report, dict[str, Any]]:
     """Build the report page and the results dictionary for an uplift validation.
 
@@ -201,12 +235,12 @@ def uplift_report(
     report.add(
         Section(
             title="Learners on held-out folds",
-            findings=_findings(validation, outcome),
-            charts=[_qini_chart(validation, arm) for arm in validation.arms],
+            findings=_findings(validation, outcome) + _reference_findings(validation, references),
+            charts=[_qini_chart(validation, arm, references) for arm in validation.arms],
             tables=tables,
             table_captions=[
-                "Learner comparison: held-out Qini, AUUC and uplift at k% (bootstrap CIs in "
-                "results.json)"
+                "Learner comparison: held-out Qini and AUUC; uplift among the top k% by "
+                "predicted uplift and in everyone (all CIs in results.json)"
             ],
             notes=[
                 f"Every customer is scored by a model fitted on the other {validation.n_folds - 1} "
@@ -246,6 +280,7 @@ def uplift_report(
         ],
         "qini_curves": [c.to_dict() for c in validation.curves],
         "model_dir": model_dir,
+        "references": [{"name": r.name, "arm": r.arm, "qini": r.qini} for r in references or []],
     }
     if policy is not None:
         results["policy"] = policy.to_dict()

@@ -307,6 +307,49 @@ def _fill_mu(mu: np.ndarray, test: np.ndarray, model: UpliftModel, X_test: pd.Da
         mu[test, i + 1] = predicted[arm]
 
 
+@dataclass(frozen=True, repr=False)
+class ReferenceQini(Result):
+    """The Qini of a reference score (e.g. a generator's true effect: the oracle) for one arm."""
+
+    name: str
+    arm: str
+    qini: float
+    curve: CurveSeries
+
+
+def reference_qini(
+    y: Sequence[float] | np.ndarray | pd.Series,
+    score: Sequence[float] | np.ndarray | pd.Series,
+    treatment: Sequence[Any] | np.ndarray | pd.Series,
+    control: Any,
+    arm: Any,
+    name: str = "oracle",
+) -> ReferenceQini:
+    """Qini coefficient and curve of ``score`` on the rows of ``arm`` and ``control``.
+
+    Example:
+        >>> ref = reference_qini([1, 0, 0, 1], [0.9, 0.8, 0.1, 0.0], ["t", "c", "t", "c"],
+        ...                      control="c", arm="t")
+        >>> ref.qini, len(ref.curve.qini)
+        (0.375, 101)
+    """
+    labels = np.asarray([str(v) for v in np.asarray(treatment, dtype=object)], dtype=object)
+    rows = (labels == str(arm)) | (labels == str(control))
+    y_arr = np.asarray(y, dtype=np.float64)[rows]
+    s_arr = np.asarray(score, dtype=np.float64)[rows]
+    t = (labels[rows] == str(arm)).astype(int)
+    curve = qini_curve(y_arr, s_arr, t)
+    grid = np.linspace(0.0, 1.0, CURVE_POINTS)
+    series = CurveSeries(
+        name,
+        str(arm),
+        [float(g) for g in grid],
+        _resample(curve.fraction, curve.value, grid),
+        _resample(curve.fraction, curve.random, grid),
+    )
+    return ReferenceQini(name, str(arm), qini_coefficient(y_arr, s_arr, t), series)
+
+
 def learner_name(learner: str) -> str:
     """``"dr"`` -> ``"DR-learner"``.
 
