@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -170,6 +171,31 @@ def _raw_lines_csv(con: BaseBackend, path: Path, name: str) -> None:
         f"SELECT raw FROM read_csv('{literal}', columns={{'raw': 'VARCHAR'}}, header=false, "
         f"delim='\\x01', quote='', escape='', auto_detect=false, strict_mode=false, "
         f"max_line_size=16777216)"
+    )
+
+
+def _read_error_message(path: Path, message: str, layout: str) -> str:
+    """One line naming the file, line and column of a read failure (e.g. bytes that are not UTF-8)."""
+    found = re.search(r"CSV Error on Line: (\d+)", message)
+    if found is None or "unicode" not in message.lower():
+        first = message.splitlines()[0] if message else "unknown error"
+        return f"{path}: could not read the file: {first}"
+    line_number = int(found.group(1))
+    column = ""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == line_number:
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    fields = raw[: bad.start].count(b",")
+                    names = TRAIN_COLUMNS if layout == "train" else TEST_COLUMNS
+                    if fields < len(names):
+                        column = f", column {names[fields]}"
+                break
+    return (
+        f"{path}, line {line_number}{column}: bytes that are not UTF-8 text; "
+        "save the file as UTF-8 and load it again"
     )
 
 
@@ -411,6 +437,7 @@ def load_o2o(
     con = con if con is not None else connect()
     suffix = uuid.uuid4().hex[:10]
     raw_name = f"_o2o_raw_{suffix}"
+    layout = "train"
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             fields, layout = _fields_from_parquet(con, path, raw_name)
@@ -427,8 +454,7 @@ def load_o2o(
     except InputError:
         raise
     except Exception as exc:  # the engine's reader: invalid UTF-8, unreadable file, ...
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: could not read the file: {message}") from exc
+        raise InputError(_read_error_message(path, str(exc), layout)) from exc
 
     checked_name = f"_o2o_checked_{suffix}"
     checked = con.create_table(checked_name, _typed(fields, layout), temp=True)
