@@ -35,7 +35,7 @@ Example:
     >>> data.report.has_transactions
     True
     >>> sorted(data.campaigns.columns)
-    ['campaign_id', 'campaign_type', 'end_date', 'start_date']
+    ['campaign_id', 'campaign_type', 'end_date', 'line_number', 'start_date']
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def generate_amexpert(seed: int = 0, customers: int = 1000) -> AmExpertTables:
         >>> tables = generate_amexpert(seed=1, customers=50)
         >>> set(tables.train.customer_id) <= set(range(1, 51))
         True
-        >>> tables.coupon_item_mapping.item_id.isin(tables.item_data.item_id).all()
+        >>> bool(tables.coupon_item_mapping.item_id.isin(tables.item_data.item_id).all())
         True
     """
     if customers < 10:

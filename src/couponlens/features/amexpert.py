@@ -10,10 +10,20 @@ gets features that use only what was known at its **campaign's start date**:
   and the days since the last such purchase; plus the customer's overall purchases, spend, active
   days, coupon-discounted purchases and days since the last purchase;
 * past coupon redemption: ``train.csv`` labels of campaigns that **ended** before the start, by
-  customer (offers, redemptions, rate, campaigns), by coupon (offers, redemptions, rate), and the
-  overlap between this coupon's brands/categories and those of coupons the customer redeemed;
+  customer (offers, redemptions, rate, campaigns), by coupon (offers, redemptions, rate), by the
+  coupon's brands (earlier offers of any coupon sharing a brand, their redemptions and rate), and
+  the overlap between this coupon's brands/categories and those of coupons the customer redeemed;
+* earlier offers: offers (train or test, labelled or not) the customer received in campaigns that
+  **started** before this one (an offer list is known when its campaign starts);
 * demographics (NULL where the partial table has no row: ``has_demographics`` says which);
-* campaign and coupon attributes, and how many offers the customer got in the same campaign.
+* campaign and coupon attributes (type, length, offers, customers and coupons of the campaign,
+  customers offered this coupon in it, the coupon's items/brands/categories, share of local
+  brands, main category as an index of :data:`CATEGORIES`), and how many offers the customer got
+  in the same campaign.
+
+Campaign-level counts are taken over the offers passed to :func:`build_features`, so pass a
+campaign's whole offer list. Intermediate tables are materialised as temporary tables on the
+engine (compiling one nested expression took seconds).
 
 Counts are 0 when there is no history; rates are NULL when their denominator is 0 (LightGBM
 treats NULL as missing).

@@ -45,6 +45,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from couponlens._results import Result
 from couponlens.datasets.amexpert import AmExpertData
@@ -75,7 +76,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "bagging_freq": 1,
     "lambda_l2": 5.0,
     "verbose": -1,
-    "num_threads": 2,
+    "num_threads": 1,
 }
 DEFAULT_ROUNDS = 150
 
@@ -146,7 +147,7 @@ def cross_validate(
     n_splits: int = 5,
     rounds: int = DEFAULT_ROUNDS,
     seed: int = 0,
-    threads: int = 2,
+    threads: int = 1,
     params: dict[str, Any] | None = None,
 ) -> tuple[CVResult, pd.DataFrame]:
     """Out-of-fold scores of LightGBM and the logistic baseline on a labelled feature frame.
@@ -189,7 +190,8 @@ def cross_validate(
         oof[split.valid] = booster.predict(valid[features].astype(np.float64))
         fold_aucs.append(_auc(y[split.valid], oof[split.valid]))
         if 0 < int(train["label"].sum()) < len(train):
-            oof_base[split.valid] = fit_logistic(train, features, seed).predict(valid)
+            with threadpool_limits(limits=threads):  # BLAS threads: oversubscription costs 10x
+                oof_base[split.valid] = fit_logistic(train, features, seed).predict(valid)
     two_classes = 0 < y.sum() < len(y)
     metrics = evaluate_scores(frame["coupon_id"], y, oof)
     auc = _auc(y, oof)
@@ -256,7 +258,7 @@ def train_amexpert(
     n_splits: int = 5,
     rounds: int = DEFAULT_ROUNDS,
     seed: int = 0,
-    threads: int = 2,
+    threads: int = 1,
     params: dict[str, Any] | None = None,
 ) -> TrainedAmExpert:
     """Build features, cross-validate, and fit the final models on every ``train.csv`` row.
@@ -302,7 +304,8 @@ def train_amexpert(
     )
     full = _params(threads, seed, params)
     booster = _fit_booster(frame, features, full, rounds)
-    logistic = fit_logistic(frame, features, seed)
+    with threadpool_limits(limits=threads):
+        logistic = fit_logistic(frame, features, seed)
     info: dict[str, Any] = {
         "task": TASK,
         "uses_transactions": use_transactions,
