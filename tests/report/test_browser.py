@@ -68,7 +68,8 @@ def test_every_page_renders_in_chromium(site: Path) -> None:
                     """() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(
                         d => { const s = d.querySelector('svg.main-svg');
                                return s && s.getBoundingClientRect().height > 0
-                                      && d.querySelectorAll('g.trace').length > 0; }).length"""
+                                      && d.querySelectorAll('g.trace, .hm, g.slice').length > 0;
+                             }).length"""
                 )
                 assert drawn == charts, f"{path}: {charts - drawn} of {charts} charts not drawn"
                 if path.name == "report.html":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,20 +146,6 @@ def demo_experiment(out: Path, rows: int, seed: int) -> SiteEntry:
     )
 
 
-#: Jobs whose demo lives in their own CLI module: (module, function(out, seed) -> SiteEntry).
-OPTIONAL_DEMOS: list[tuple[str, str]] = []
-
-
-def _extra_demos() -> list[Callable[[Path, int], SiteEntry]]:
-    import importlib
-
-    found = []
-    for module_name, function in OPTIONAL_DEMOS:
-        module = importlib.import_module(module_name)
-        found.append(getattr(module, function))
-    return found
-
-
 @app.command("demo")
 def demo_command(
     out: Path = typer.Option(
@@ -170,12 +155,18 @@ def demo_command(
     seed: int = typer.Option(7, "--seed", help="Random seed of the generated data."),
 ) -> None:
     """Generate sample data, run every job on it and write the report site (what `make demo` runs)."""
-    entries = [
-        demo_o2o(out, rows, seed),
-        demo_o2o_model(out, rows, seed),
-        demo_experiment(out, 20_000, seed),
-    ]
-    entries += [run(out, seed) for run in _extra_demos()]
+    from couponlens.cli.amexpert import demo_amexpert
+    from couponlens.cli.customers import demo_customers
+    from couponlens.cli.experiment_uplift import demo_uplift
+
+    entries = [demo_o2o(out, rows, seed), demo_o2o_model(out, rows, seed)]
+    console.rule("AmExpert redemption model")
+    entries.append(demo_amexpert(out, seed))
+    entries.append(demo_experiment(out, 20_000, seed))
+    console.rule("Uplift and targeting")
+    entries.append(demo_uplift(out, seed))
+    console.rule("Customer behaviour")
+    entries.append(demo_customers(out, seed))
     index = write_index(
         out, entries, source="generated sample data", options={"rows": rows, "seed": seed}
     )
