@@ -57,7 +57,8 @@ def test_campaign_grouped_auc_clearly_beats_chance(trained: TrainedAmExpert) -> 
     assert cv.strategy == "campaign" and cv.folds == 4 and cv.campaigns == 12
     assert cv.auc is not None and cv.auc > 0.75
     assert cv.baseline_auc is not None and cv.baseline_auc > 0.7
-    assert cv.chosen in ("lightgbm", "logistic")
+    assert cv.chosen in ("lightgbm", "logistic", "blend")
+    assert cv.blend_auc is not None and cv.blend_auc > 0.75
     oof = trained.out_of_fold
     assert not oof["lightgbm"].isna().any() and oof["probability"].between(0, 1).all()
 

@@ -11,7 +11,8 @@ regularisation): with under 1% positives and a handful of campaigns, early stopp
 held-out slice of a fold's training campaigns chose between 1 and 180 rounds on the real
 tables and cost about 4 AUC points. The logistic baseline of
 :func:`couponlens.models.train.fit_logistic` is scored on the same folds; the model that wins
-the pooled out-of-fold AUC is the one saved as ``chosen``. Both are refitted on every row.
+the pooled out-of-fold AUC, or their blend (:data:`BLEND`, the average of their log-odds)
+when it beats both, is the one saved as ``chosen``. Both are refitted on every row.
 
 The model folder is the one of :mod:`couponlens.models.artifact` (LightGBM text model,
 ``logistic.json``, ``manifest.json`` with feature list, CV metrics, library versions and the
@@ -60,6 +61,7 @@ from couponlens.models.artifact import (
 )
 from couponlens.models.cv import make_splits
 from couponlens.models.metrics import evaluate_scores
+from couponlens.models.stack import StackParams
 from couponlens.models.train import fit_logistic
 
 #: ``campaign``: GroupKFold by campaign (the default); ``stratified``: shuffled stratified K-fold.
@@ -80,6 +82,10 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 DEFAULT_ROUNDS = 150
 
+#: The blend: the average of LightGBM's and the logistic baseline's log-odds (fixed weights,
+#: nothing fitted, so its out-of-fold AUC is as honest as the two it averages).
+BLEND = StackParams(models=["lightgbm", "logistic"], coef=[0.5, 0.5], intercept=0.0)
+
 #: A model folder holds this model class (shared with O2O; ``info["task"]`` tells them apart).
 AmExpertModel = O2OModel
 
@@ -89,8 +95,9 @@ class CVResult(Result):
     """Out-of-fold validation of LightGBM and the logistic baseline.
 
     ``auc`` / ``baseline_auc`` are the ROC AUC of the pooled out-of-fold predictions;
+    ``blend_auc`` that of :data:`BLEND` (the average log-odds of the two);
     ``fold_aucs`` the LightGBM AUC per fold (None where a fold holds one class only);
-    ``chosen`` the model with the higher pooled AUC.
+    ``chosen`` (``lightgbm``, ``logistic`` or ``blend``) the one with the highest pooled AUC.
     """
 
     strategy: str
@@ -103,6 +110,7 @@ class CVResult(Result):
     log_loss: float | None
     lift_top10: float | None
     baseline_auc: float | None
+    blend_auc: float | None
     fold_aucs: list[float | None]
     chosen: str
     state: str = "ok"
@@ -112,7 +120,8 @@ class CVResult(Result):
 class TrainedAmExpert:
     """What :func:`train_amexpert` returns: the final model, its CV, out-of-fold scores, importance.
 
-    ``out_of_fold`` has ``id, campaign_id, coupon_id, label, lightgbm, logistic, probability``
+    ``out_of_fold`` has ``id, campaign_id, coupon_id, label, lightgbm, logistic, blend,
+    probability``
     (``probability`` is the chosen model's score).
     """
 
@@ -190,16 +199,20 @@ def cross_validate(
         oof[split.valid] = booster.predict(valid[features].astype(np.float64))
         fold_aucs.append(_auc(y[split.valid], oof[split.valid]))
         if 0 < int(train["label"].sum()) < len(train):
-            with threadpool_limits(limits=threads):  # BLAS threads: oversubscription costs 10x
+            with threadpool_limits(limits=threads), np.errstate(over="ignore"):
+                # One BLAS thread: oversubscription cost 10x; exp overflow means probability 0.
                 oof_base[split.valid] = fit_logistic(train, features, seed).predict(valid)
     two_classes = 0 < y.sum() < len(y)
-    metrics = evaluate_scores(frame["coupon_id"], y, oof)
     auc = _auc(y, oof)
     baseline_auc = _auc(y, oof_base)
-    chosen = (
-        "logistic"
-        if baseline_auc is not None and auc is not None and baseline_auc > auc
-        else "lightgbm"
+    oof_blend = (
+        BLEND.predict([oof, oof_base]) if baseline_auc is not None else np.full(len(y), np.nan)
+    )
+    blend_auc = _auc(y, oof_blend)
+    candidates = {"lightgbm": auc, "logistic": baseline_auc, "blend": blend_auc}
+    chosen = max(candidates, key=lambda k: -1.0 if candidates[k] is None else candidates[k])  # type: ignore[arg-type, return-value]
+    metrics = evaluate_scores(
+        frame["coupon_id"], y, {"lightgbm": oof, "logistic": oof_base, "blend": oof_blend}[chosen]
     )
     result = CVResult(
         strategy=strategy,
@@ -212,6 +225,7 @@ def cross_validate(
         log_loss=metrics.log_loss,
         lift_top10=metrics.lift.get("0.1"),
         baseline_auc=baseline_auc,
+        blend_auc=blend_auc,
         fold_aucs=fold_aucs,
         chosen=chosen,
         state="ok" if two_classes else "not estimable: the labels are all one class",
@@ -224,6 +238,7 @@ def cross_validate(
             "label": y,
             "lightgbm": oof,
             "logistic": oof_base,
+            "blend": oof_blend,
         }
     )
     scores["probability"] = scores[chosen]
@@ -310,7 +325,7 @@ def train_amexpert(
         "task": TASK,
         "uses_transactions": use_transactions,
         "leakage_features": False,
-        "chosen": result.chosen,
+        "chosen": "stack" if result.chosen == "blend" else result.chosen,
         "cv": cv,
         "label_rule": {
             "text": "redemption_status: the customer redeemed the coupon during the campaign"
@@ -328,7 +343,13 @@ def train_amexpert(
         "metrics": result.to_dict(),
         "versions": library_versions(),
     }
-    model = O2OModel(booster=booster, features=features, info=info, logistic=logistic)
+    model = O2OModel(
+        booster=booster,
+        features=features,
+        info=info,
+        logistic=logistic,
+        stack=BLEND if result.chosen == "blend" else None,
+    )
     return TrainedAmExpert(model=model, cv=result, out_of_fold=oof, importance=model.importance())
 
 
@@ -397,5 +418,6 @@ def predict_amexpert(model: O2OModel, data: AmExpertData, candidates: ir.Table) 
     expected = int(candidates.count().execute())
     if len(frame) != expected:
         raise InputError(f"scored {len(frame)} of {expected} candidate rows")
-    probability = model.predict(frame)
+    with np.errstate(over="ignore"):  # exp overflow in the logistic part: probability 0
+        probability = model.predict(frame)
     return pd.DataFrame({"id": frame["id"].to_numpy(), "redemption_status": probability})
