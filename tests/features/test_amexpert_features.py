@@ -353,6 +353,21 @@ def perturb_after(
     extra["customer_id"] = rng.integers(1, 11, len(extra))
     extra["date"] = start.strftime("%Y-%m-%d")  # on the start day itself
     out["customer_transaction_data"] = pd.concat([tx, extra], ignore_index=True)
+    # New offers in campaigns that start later (offer lists not yet drawn up at the start).
+    starts = CAMPAIGNS.set_index("campaign_id").start
+    later = [c for c in CAMPAIGNS.campaign_id if starts[c] > start and c > 4]
+    if later:
+        extra_offers = pd.DataFrame(
+            {
+                "id": np.arange(1001, 1011),
+                "campaign_id": later[0],
+                "coupon_id": 1,
+                "customer_id": np.arange(1, 11),
+            }
+        )
+        out["test"] = pd.concat([out["test"], extra_offers], ignore_index=True).drop_duplicates(
+            ["campaign_id", "coupon_id", "customer_id"]
+        )
     train = out["train"]
     ends = train.campaign_id.map(CAMPAIGNS.set_index("campaign_id").end)
     unknown = ends >= start  # outcomes not known at the start
