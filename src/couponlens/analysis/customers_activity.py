@@ -225,13 +225,18 @@ def device_lookup(data: CustomerData) -> ir.Table:
 
 
 def tickets_with_devices(data: CustomerData) -> ir.Table:
-    """Successful tickets with ``platform`` and ``os`` (``unknown`` when the device is untracked)."""
+    """``month, platform, os`` of successful tickets (``unknown`` when the device is untracked)."""
     s = successful(data)
     if data.devices is None:
         return s.mutate(platform=ibis.literal(UNKNOWN), os=ibis.literal(UNKNOWN))
-    lookup = device_lookup(data)
-    j = s.left_join(lookup, s.device_id == lookup.device_id)
-    return j.mutate(platform=j.platform.fill_null(UNKNOWN), os=j.os.fill_null(UNKNOWN))
+
+    def build() -> ir.Table:
+        lookup = device_lookup(data)
+        j = s.left_join(lookup, s.device_id == lookup.device_id)
+        j = j.select("month", "platform", "os")
+        return j.mutate(platform=j.platform.fill_null(UNKNOWN), os=j.os.fill_null(UNKNOWN))
+
+    return data.cached("tickets_with_devices", build)
 
 
 @dataclass(frozen=True, repr=False)
@@ -453,7 +458,8 @@ class Failures(Result):
     """Failed payment attempts: their share of attempts, by error group, by status and by month.
 
     ``by_group``: ``error_group, failures, share, ci_low, ci_high`` (share of failures, Wilson);
-    ``monthly``: ``month, error_group, failures, attempts, failure_rate``.
+    ``monthly``: ``month, error_group, failures, attempts, failure_rate``;
+    ``monthly_by_status``: the same by ``status_id``.
     """
 
     attempts: int
@@ -464,6 +470,7 @@ class Failures(Result):
     by_group: pd.DataFrame
     by_status: pd.DataFrame
     monthly: pd.DataFrame
+    monthly_by_status: pd.DataFrame
     status: str = OK
 
 
@@ -504,6 +511,10 @@ def failures(data: CustomerData) -> Failures:
     monthly = monthly.merge(attempts, on="month", how="left")
     monthly["failure_rate"] = monthly.failures / monthly.attempts
     monthly = monthly.sort_values(["month", "error_group"]).reset_index(drop=True)
+    by_status_month = f.group_by(["month", "status_id"]).aggregate(failures=f.count()).execute()
+    by_status_month = by_status_month.merge(attempts, on="month", how="left")
+    by_status_month["failure_rate"] = by_status_month.failures / by_status_month.attempts
+    by_status_month = by_status_month.sort_values(["month", "status_id"]).reset_index(drop=True)
     n = int(attempts["attempts"].sum())
     low, high = wilson(total, n)
     return Failures(
@@ -515,4 +526,5 @@ def failures(data: CustomerData) -> Failures:
         by_group=by_group,
         by_status=by_status,
         monthly=monthly,
+        monthly_by_status=by_status_month,
     )

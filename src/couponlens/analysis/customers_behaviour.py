@@ -53,6 +53,10 @@ from couponlens.datasets.customers import CustomerData
 
 def customer_table(data: CustomerData) -> ir.Table:
     """One row per customer with at least one ticket (see the module docstring for columns)."""
+    return data.cached("customer_table", lambda: _customer_table(data))
+
+
+def _customer_table(data: CustomerData) -> ir.Table:
     t = data.require("tickets")
     ok = t.status_id == data.success_status_id
     day = t.time.date()
@@ -75,7 +79,7 @@ def customer_table(data: CustomerData) -> ir.Table:
         original=t._orig.sum(),
         spend=t._paid.sum(),
     )
-    return g.mutate(
+    table = g.mutate(
         failures=g.tickets - g.successful,
         success_rate=g.successful / g.tickets,
         promotion_rate=ibis.ifelse(
@@ -85,6 +89,7 @@ def customer_table(data: CustomerData) -> ir.Table:
             g.original > 0, g.discount.fill_null(0) / g.original, ibis.null("float64")
         ),
     )
+    return table
 
 
 @dataclass(frozen=True, repr=False)
@@ -251,6 +256,10 @@ class Acquisition(Result):
 
 def first_day_channel(data: CustomerData) -> ir.Table:
     """``customer_id, first_day, channel ('promotion'|'organic'), returned`` per buyer."""
+    return data.cached("first_day_channel", lambda: _first_day_channel(data))
+
+
+def _first_day_channel(data: CustomerData) -> ir.Table:
     s = successful(data)
     days = s.group_by(["customer_id", "date"]).aggregate(promo=s.promoted.max())
     rank = ibis.row_number().over(group_by=days.customer_id, order_by=days.date)
@@ -350,6 +359,10 @@ def _score(column: ir.Value, descending: bool = False) -> ir.IntegerValue:
 def rfm_table(data: CustomerData, as_of: dt.date | None = None) -> ir.Table:
     """``customer_id, recency, frequency, monetary, r, f, m, segment`` for every buyer."""
     day = as_of_date(data, as_of)
+    return data.cached(f"rfm_table {day}", lambda: _rfm_table(data, day))
+
+
+def _rfm_table(data: CustomerData, day: dt.date) -> ir.Table:
     c = customer_table(data)
     b = c.filter(c.successful > 0)
     b = b.select(

@@ -53,10 +53,15 @@ WEEKDAYS: tuple[str, ...] = (
 def successful(data: CustomerData) -> ir.Table:
     """Successful tickets with ``date``, ``month`` (``YYYY-MM``) and ``promoted`` columns."""
     t = data.require("tickets")
-    t = t.filter(t.status_id == data.success_status_id)
-    return t.mutate(
-        date=t.time.date(), month=t.time.strftime("%Y-%m"), promoted=t.campaign_id.notnull()
-    )
+
+    def build() -> ir.Table:
+        s = t.filter(t.status_id == data.success_status_id)
+        return s.mutate(
+            date=s.time.date(), month=s.time.strftime("%Y-%m"), promoted=s.campaign_id.notnull()
+        )
+
+    # Materialised once per load: every analysis reads it.
+    return data.cached("successful", build)
 
 
 def as_of_date(data: CustomerData, as_of: dt.date | None = None) -> dt.date:

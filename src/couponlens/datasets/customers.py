@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import tomllib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -315,6 +316,17 @@ class CustomerData:
     campaigns: ir.Table | None = None
     statuses: ir.Table | None = None
     success_status_id: int = SUCCESS_STATUS_ID
+    #: Tables the analyses materialise once per load (see :meth:`cached`).
+    derived: dict[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
+
+    def cached(self, key: str, build: Callable[[], ir.Table]) -> ir.Table:
+        """``build()`` materialised on the engine the first time ``key`` is asked for, then reused.
+
+        The reference is held here: Ibis drops a cached table when its last reference goes.
+        """
+        if key not in self.derived:
+            self.derived[key] = build().cache()
+        return self.derived[key]
 
     def has(self, table: str) -> bool:
         """True when ``table`` was loaded."""
@@ -408,8 +420,14 @@ def _match_columns(
     return chosen, layout
 
 
+@ibis.udf.scalar.builtin(name="trim")
+def _trim(value: str) -> str:  # type: ignore[empty-body]
+    """DuckDB's own ``trim`` (spaces): Ibis's ``strip()`` lists every whitespace character and
+    ran 30 times slower on a million rows."""
+
+
 def _clean_text(value: ir.Value) -> ir.StringValue:
-    text = value.cast("string").strip()
+    text = _trim(value.cast("string"))
     return ibis.ifelse(text == "", ibis.null("string"), text)
 
 
@@ -477,23 +495,42 @@ def _canonical_table(
     notes: list[str] = []
     extra: dict[str, int] = {}
     data_columns = [c for c in source.columns if c != "_line"]
-    base = source.group_by(data_columns).aggregate(_line=source._line.min(), _copies=source.count())
-    staged_columns: dict[str, ir.Value] = {"_line": base["_line"], "_copies": base["_copies"]}
+    # Exact duplicates: rows with the same 64-bit hash of every cell (a collision between two
+    # different rows among 10 M has a probability of about 3e-6); the first line is kept.
+    row = ibis.struct({f"c{i}": source[c] for i, c in enumerate(data_columns)})
+    hashed = source.mutate(_h=row.hash())
+    firsts = hashed.group_by("_h").aggregate(_first=hashed._line.min(), _copies=hashed.count())
+    base = hashed.join(firsts, (hashed._h == firsts._h) & (hashed._line == firsts._first)).select(
+        *data_columns, "_line", "_copies"
+    )
+    # Deduplicate and clean the text once (materialised, so each parse below reads a plain
+    # column), then parse and check every column in one pass over the result.
+    text_columns: dict[str, ir.Value] = {"_line": base["_line"], "_copies": base["_copies"]}
+    formats: dict[str, str | None] = {}
     for column in SCHEMA[table]:
         if column.name not in chosen:
             continue
         text = _clean_text(base[chosen[column.name]])
         if spec and column.name in spec.values:
             text = _value_map(text, spec.values[column.name])
-        fmt = None
+        formats[column.name] = None
         if spec is not None:
-            fmt = spec.time_format if column.dtype == "timestamp" else spec.date_format
-        staged_columns[f"_src_{column.name}"] = text
-        staged_columns[column.name] = _parse(text, column.dtype, fmt)
-    # Deduplicate and parse once, then check every column in one pass over the result.
+            formats[column.name] = (
+                spec.time_format if column.dtype == "timestamp" else spec.date_format
+            )
+        text_columns[f"_src_{column.name}"] = text
+    text_name = f"_cl_text_{uuid.uuid4().hex[:12]}"
+    con.create_table(text_name, base.select(**text_columns), temp=True)
+    texts = con.table(text_name)
+    parsed = {
+        column.name: _parse(texts[f"_src_{column.name}"], column.dtype, formats[column.name])
+        for column in SCHEMA[table]
+        if column.name in chosen
+    }
     staged_name = f"_cl_staged_{uuid.uuid4().hex[:12]}"
-    con.create_table(staged_name, base.select(**staged_columns), temp=True)
+    con.create_table(staged_name, texts.mutate(**parsed), temp=True)
     staged = con.table(staged_name)
+    con.drop_table(text_name)
     checked = [c for c in SCHEMA[table] if c.name in chosen and c.dtype != "string"]
     metrics: dict[str, ir.Value] = {"rows": staged._copies.sum(), "distinct": staged.count()}
     for column in checked:
@@ -537,7 +574,7 @@ def _clean(
     notes: list[str] = []
     extra: dict[str, int] = {}
     if table == "customers":
-        raw_gender = t.gender.strip().lower()
+        raw_gender = t.gender.lower()
         cases = [(raw_gender == k, ibis.literal(v)) for k, v in GENDER_VALUES.items()]
         cases += [(raw_gender == v, ibis.literal(v)) for v in (UNKNOWN,)]
         gender = ibis.cases(*cases, else_=ibis.literal(UNKNOWN))
@@ -574,9 +611,9 @@ def _clean(
         if "final_price" not in chosen and "original_price" in chosen:
             t = t.mutate(final_price=t.original_price - t.discount_value.fill_null(0))
     elif table == "devices":
-        model = t.model.strip()
+        model = t.model
         unknown_model = model.isnull() | model.lower().isin(list(UNKNOWN_MODELS))
-        platform_text = t.platform.strip().lower()
+        platform_text = t.platform.lower()
         platform = ibis.cases(
             *[(platform_text == k, ibis.literal(v)) for k, v in PLATFORM_VALUES.items()],
             else_=platform_text,
@@ -586,9 +623,9 @@ def _clean(
         )
         t = t.mutate(os=os_from_model(t.model, t.platform))
     elif table == "campaigns":
-        t = t.mutate(campaign_type=t.campaign_type.strip().lower())
+        t = t.mutate(campaign_type=t.campaign_type.lower())
     elif table == "statuses":
-        group = t.error_group.strip().lower()
+        group = t.error_group.lower()
         t = t.mutate(error_group=ibis.ifelse(group == "", ibis.null("string"), group))
     return t, notes, extra
 

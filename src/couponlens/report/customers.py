@@ -286,6 +286,11 @@ def _failures_section(f: Failures) -> Section:
             )
         monthly.update_yaxes(tickformat=".1%")
         section.charts.append(monthly)
+        by_status = _figure("Failures by month and status", "month", "failures")
+        for status_id, part in f.monthly_by_status.groupby("status_id"):
+            by_status.add_bar(x=part["month"], y=part["failures"], name=f"status {status_id}")
+        by_status.update_layout(barmode="stack")
+        section.charts.append(by_status)
         section.tables += [f.by_group, f.by_status]
         section.table_captions += ["Failures by error group", "Failures by status"]
     return section
@@ -300,7 +305,8 @@ def _cohort_section(c: Cohorts) -> Section:
                                 colorscale="Blues", zmin=0, zmax=float(grid.drop(columns=0, errors="ignore").max().max() or 1),
                                 hovertemplate="cohort %{y}, month +%{x}: %{z:.1%}<extra></extra>"))  # fmt: skip
     heat.update_layout(title="Monthly cohort retention", xaxis_title="months since first ticket",
-                       yaxis_title="cohort", height=max(420, 14 * len(grid)))  # fmt: skip
+                       yaxis_title="cohort", height=max(420, 14 * len(grid)),
+                       yaxis={"type": "category", "autorange": "reversed"})  # fmt: skip
     section.charts.append(heat)
     section.tables.append(pd.DataFrame([c.mean_retention]))
     section.table_captions.append("Cohort-size-weighted retention")
