@@ -555,6 +555,7 @@ def _canonical_table(
     name = f"_cl_{table}_{uuid.uuid4().hex[:12]}"
     con.create_table(name, canonical, temp=True)
     result = con.table(name)
+    con.drop_table(staged_name)  # intermediate copies would double the memory of a big load
     load = TableLoad(
         table=table,
         source=source_name,
@@ -661,6 +662,15 @@ def os_from_model(model: ir.StringValue, platform: ir.StringValue) -> ir.StringV
     )
 
 
+def _drop_sources(con: BaseBackend) -> None:
+    """Drop the staged source copies once the canonical tables exist."""
+    names = con.sql(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '_cl_src_%'"
+    ).execute()["table_name"]
+    for name in names:
+        con.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
+
 def _load_sources(
     con: BaseBackend,
     sources: dict[str, tuple[ir.Table, str]],
@@ -679,6 +689,7 @@ def _load_sources(
         loads[table] = load
         placeholder = extra.get("placeholder", placeholder)
         placeholder_nv = extra.get("placeholder_not_verified", placeholder_nv)
+    _drop_sources(con)
     missing = [t for t in TABLES if t not in loaded]
     notes: list[str] = []
     if "tickets" in missing:
