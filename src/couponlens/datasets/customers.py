@@ -376,11 +376,12 @@ def _read_source(con: BaseBackend, path: Path) -> ir.Table:
 
 
 def _numbered(con: BaseBackend, name: str) -> ir.Table:
-    """The staged source with ``_line`` (its line in a CSV file: header is line 1) and text columns."""
-    table = con.sql(f'SELECT rowid + 2 AS "_line", * FROM {name}')
-    return table.select(
-        "_line", **{c: table[c].cast("string") for c in table.columns if c != "_line"}
-    )
+    """The staged source with ``_line`` (its line in a CSV file: header is line 1).
+
+    CSV files are read as text; Parquet keeps its types, and columns already of the canonical
+    type skip the text round trip (see :func:`_native`).
+    """
+    return con.sql(f'SELECT rowid + 2 AS "_line", * FROM {name}')
 
 
 def _match_columns(
@@ -424,6 +425,20 @@ def _match_columns(
 def _trim(value: str) -> str:  # type: ignore[empty-body]
     """DuckDB's own ``trim`` (spaces): Ibis's ``strip()`` lists every whitespace character and
     ran 30 times slower on a million rows."""
+
+
+def _native(value: ir.Value, dtype: str) -> bool:
+    """True when a typed (Parquet) source column already holds the canonical type."""
+    t = value.type()
+    if dtype == "int64":
+        return t.is_integer()
+    if dtype == "float64":
+        return t.is_floating() or t.is_integer() or t.is_decimal()
+    if dtype == "timestamp":
+        return t.is_timestamp()
+    if dtype == "date":
+        return t.is_date() or t.is_timestamp()
+    return False
 
 
 def _clean_text(value: ir.Value) -> ir.StringValue:
@@ -507,10 +522,16 @@ def _canonical_table(
     # column), then parse and check every column in one pass over the result.
     text_columns: dict[str, ir.Value] = {"_line": base["_line"], "_copies": base["_copies"]}
     formats: dict[str, str | None] = {}
+    native: dict[str, ir.Value] = {}
     for column in SCHEMA[table]:
         if column.name not in chosen:
             continue
-        text = _clean_text(base[chosen[column.name]])
+        source_column = base[chosen[column.name]]
+        if not (spec and column.name in spec.values) and _native(source_column, column.dtype):
+            native[column.name] = source_column.cast(column.dtype)
+            text_columns[f"_nat_{column.name}"] = native[column.name]
+            continue
+        text = _clean_text(source_column)
         if spec and column.name in spec.values:
             text = _value_map(text, spec.values[column.name])
         formats[column.name] = None
@@ -523,7 +544,11 @@ def _canonical_table(
     con.create_table(text_name, base.select(**text_columns), temp=True)
     texts = con.table(text_name)
     parsed = {
-        column.name: _parse(texts[f"_src_{column.name}"], column.dtype, formats[column.name])
+        column.name: (
+            texts[f"_nat_{column.name}"]
+            if column.name in native
+            else _parse(texts[f"_src_{column.name}"], column.dtype, formats[column.name])
+        )
         for column in SCHEMA[table]
         if column.name in chosen
     }
@@ -531,7 +556,11 @@ def _canonical_table(
     con.create_table(staged_name, texts.mutate(**parsed), temp=True)
     staged = con.table(staged_name)
     con.drop_table(text_name)
-    checked = [c for c in SCHEMA[table] if c.name in chosen and c.dtype != "string"]
+    checked = [
+        c
+        for c in SCHEMA[table]
+        if c.name in chosen and c.dtype != "string" and c.name not in native
+    ]
     metrics: dict[str, ir.Value] = {"rows": staged._copies.sum(), "distinct": staged.count()}
     for column in checked:
         bad = staged[f"_src_{column.name}"].notnull() & staged[column.name].isnull()
