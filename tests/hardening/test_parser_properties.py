@@ -17,11 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from couponlens.datasets.o2o import load_o2o, seed_discount_rate
+from couponlens.datasets.o2o import load_o2o, parse_discount, seed_discount_rate
 from couponlens.engine import connect
 from couponlens.errors import InputError
 from couponlens.experiments.segments import SegmentRuleError, parse_segment_rule
-from couponlens.service.snapshot import parse_discount
 
 HEADER = "User_id,Merchant_id,Coupon_id,Discount_rate,Distance,Date_received,Date"
 SETTINGS = settings(

@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 import uuid
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 from ibis.backends import BaseBackend
 
 from couponlens._results import Result
@@ -81,7 +83,8 @@ SPEND_SAVE = "spend_save"
 _INT = r"^[0-9]{1,18}$"
 _NUMBER = r"^[0-9]+(\.[0-9]+)?$"
 _SPEND_SAVE = r"^([0-9]+(\.[0-9]+)?):([0-9]+(\.[0-9]+)?)$"
-_DATE = r"^[0-9]{8}$"
+_NUMBER_RE = re.compile(_NUMBER[1:-1])
+_SPEND_SAVE_RE = re.compile(_SPEND_SAVE[1:-1])
 
 
 @dataclass(frozen=True, repr=False)
@@ -120,12 +123,6 @@ def _null_if_token(value: ir.StringValue) -> ir.StringValue:
     """``null`` (any case) or an empty/blank field becomes NULL; otherwise the trimmed text."""
     trimmed = value.strip()
     return ibis.ifelse((trimmed == "") | (trimmed.lower() == "null"), ibis.null("string"), trimmed)
-
-
-def _parse_date(text: ir.StringValue) -> ir.DateValue:
-    """``yyyymmdd`` to DATE; NULL when the text is not a real calendar date."""
-    iso = text.substr(0, 4) + "-" + text.substr(4, 2) + "-" + text.substr(6, 2)
-    return ibis.ifelse(text.re_search(_DATE), iso.try_cast("date"), ibis.null("date"))
 
 
 def _check_header(path: Path, columns: Sequence[str]) -> str:
@@ -243,17 +240,17 @@ def _problems(t: ir.Table, layout: str) -> list[tuple[str, ir.BooleanValue, str]
         ("Coupon_id", ~t.coupon_text.re_search(_INT), "Coupon_id: expected a whole number or null"),
         (
             "Discount_rate",
-            ~(t.discount_text.re_search(_NUMBER) | t.discount_text.re_search(_SPEND_SAVE)),
+            ~(t.discount_is_number | t.discount_is_spend_save),
             "Discount_rate: expected a rate in (0, 1] such as 0.95, or x:y such as 150:20",
         ),
         (
             "Discount_rate",
-            t.discount_text.re_search(_NUMBER) & ((t.rate_value <= 0) | (t.rate_value > 1)),
+            t.discount_is_number & ((t.rate_value <= 0) | (t.rate_value > 1)),
             "Discount_rate: a rate must be in (0, 1]",
         ),
         (
             "Discount_rate",
-            t.discount_text.re_search(_SPEND_SAVE)
+            t.discount_is_spend_save
             & (
                 (t.threshold_value <= 0)
                 | (t.amount_value <= 0)
@@ -263,12 +260,12 @@ def _problems(t: ir.Table, layout: str) -> list[tuple[str, ir.BooleanValue, str]
         ),
         (
             "Distance",
-            ~t.distance_text.re_search(r"^[0-9]{1,2}$"),
+            ~t.distance_is_small_int,
             "Distance: expected a whole number 0..10 or null",
         ),
         (
             "Distance",
-            t.distance_text.re_search(r"^[0-9]{1,2}$") & (t.distance_text.cast("int64") > 10),
+            t.distance_is_small_int & (t.distance_text.try_cast("int64") > 10),
             "Distance: expected a whole number 0..10 or null",
         ),
         (
@@ -302,37 +299,186 @@ def _problems(t: ir.Table, layout: str) -> list[tuple[str, ir.BooleanValue, str]
     return problems
 
 
+_WHITESPACE = " \t\n\r\x0b\x0c"  # what the engine's TRIM strips in _null_if_token
+
+
+def _token(raw: str | None) -> str | None:
+    """Python twin of :func:`_null_if_token` for the lookup tables."""
+    if raw is None:
+        return None
+    text = raw.strip(_WHITESPACE)
+    return None if text == "" or text.lower() == "null" else text
+
+
+def _discount_row(raw: str | None) -> dict[str, object]:
+    text = _token(raw)
+    row: dict[str, object] = {
+        "discount_text": text,
+        "discount_is_number": None if text is None else bool(_NUMBER_RE.fullmatch(text)),
+        "discount_is_spend_save": None,
+        "rate_value": None,
+        "threshold_value": None,
+        "amount_value": None,
+        "converted": None,
+    }
+    if text is None:
+        return row
+    found = _SPEND_SAVE_RE.fullmatch(text)
+    row["discount_is_spend_save"] = found is not None
+    if row["discount_is_number"]:
+        row["rate_value"] = row["converted"] = float(text)
+    elif found is not None:
+        x, y = float(found.group(1)), float(found.group(3))
+        row["threshold_value"], row["amount_value"] = x, y
+        row["converted"] = seed_discount_rate(x, y) if x > 0 else None
+    return row
+
+
+def parse_discount(text: str) -> tuple[str, float, float | None, float | None]:
+    """(kind, converted rate, threshold, amount) of one ``Discount_rate`` text, by the loader's rules.
+
+    Raises :class:`InputError` for a text the loader would quarantine.
+
+    Example:
+        >>> parse_discount("150:20"), parse_discount(" 0.95")
+        (('spend_save', 0.87, 150.0, 20.0), ('rate', 0.95, None, None))
+    """
+    row = _discount_row(text)
+    if row["discount_text"] is None:
+        raise InputError("discount_rate is missing")
+    if row["discount_is_number"]:
+        rate = float(row["rate_value"])  # type: ignore[arg-type]
+        if not 0 < rate <= 1:
+            raise InputError(f"discount_rate {text!r}: a rate must be in (0, 1]")
+        return "rate", rate, None, None
+    if row["discount_is_spend_save"]:
+        x, y = float(row["threshold_value"]), float(row["amount_value"])  # type: ignore[arg-type]
+        if not 0 < y < x:
+            raise InputError(
+                f"discount_rate {text!r}: in x:y the saving y must be above 0 and below the spend x"
+            )
+        return "spend_save", float(row["converted"]), x, y  # type: ignore[arg-type]
+    raise InputError(f"discount_rate {text!r}: expected a rate such as 0.95 or x:y such as 150:20")
+
+
+def _distance_row(raw: str | None) -> dict[str, object]:
+    text = _token(raw)
+    small = None if text is None else bool(re.fullmatch(r"[0-9]{1,2}", text))
+    return {"distance_text": text, "distance_is_small_int": small}
+
+
+def _date_row(raw: str | None, prefix: str) -> dict[str, object]:
+    text = _token(raw)
+    value = None
+    if text is not None and re.fullmatch(r"[0-9]{8}", text):
+        try:
+            value = dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            value = None
+    return {f"{prefix}_text": text, f"{prefix}_value": value}
+
+
+_LOOKUP_SCHEMAS: dict[str, dict[str, str]] = {
+    "Discount_rate": {
+        "discount_text": "string",
+        "discount_is_number": "boolean",
+        "discount_is_spend_save": "boolean",
+        "rate_value": "float64",
+        "threshold_value": "float64",
+        "amount_value": "float64",
+        "converted": "float64",
+    },
+    "Distance": {"distance_text": "string", "distance_is_small_int": "boolean"},
+    "Date_received": {"received_text": "string", "received_value": "date"},
+    "Date": {"date_text": "string", "date_value": "date"},
+}
+
+
+def _lookup(column: str, texts: list[str | None]) -> ir.Table:
+    """Parse each *distinct* text of a low-cardinality column once, in Python.
+
+    Discounts, distances and dates take a few hundred distinct values in millions of rows, so
+    parsing them here and joining the result back is far cheaper than regular expressions on
+    every row, and it gives the seed's exact Python rounding of ``x:y`` discounts.
+    """
+    if column == "Discount_rate":
+        rows = [_discount_row(t) for t in texts]
+    elif column == "Distance":
+        rows = [_distance_row(t) for t in texts]
+    else:
+        rows = [_date_row(t, "received" if column == "Date_received" else "date") for t in texts]
+    schema = {f"_raw_{column}": "string"} | _LOOKUP_SCHEMAS[column]
+    frame = pd.DataFrame([{f"_raw_{column}": t, **r} for t, r in zip(texts, rows, strict=True)])
+    if frame.empty:
+        frame = pd.DataFrame({name: [] for name in schema})
+    return ibis.memtable(frame.astype(object).where(frame.notna(), None), schema=schema)
+
+
+def _id_text(raw: ir.StringValue) -> ir.StringValue:
+    """:func:`_null_if_token` with a fast path: a field of plain digits is already its text."""
+    return ibis.ifelse(raw.re_search(_INT).fill_null(False), raw, _null_if_token(raw))
+
+
+def _typed_values(fields: ir.Table, layout: str) -> ir.Table:
+    """The fields as null-aware texts and parsed values (no verdict yet).
+
+    Only the typed columns are kept (not ``raw`` nor the split texts), so the joins with the
+    lookup tables move narrow rows; ``raw`` is fetched back only for quarantined rows.
+    """
+    columns = ["Discount_rate", "Distance", "Date_received"] + (
+        ["Date"] if layout == "train" else []
+    )
+    t = fields.select(
+        "line_number",
+        "n_fields",
+        *columns,
+        user_text=_id_text(fields.User_id),
+        merchant_text=_id_text(fields.Merchant_id),
+        coupon_text=_id_text(fields.Coupon_id),
+    )
+    # The distinct texts of every lookup column, in one pass over the file.
+    distinct = (
+        fields.aggregate(**{c: fields[c].collect(distinct=True) for c in columns})
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    for column in columns:
+        lookup = _lookup(column, list(distinct[column] or []))
+        t = t.left_join(lookup, t[column] == lookup[f"_raw_{column}"]).drop(
+            f"_raw_{column}", column
+        )
+    if layout != "train":
+        t = t.mutate(date_text=ibis.null("string"), date_value=ibis.null("date"))
+    return t
+
+
 def _typed(fields: ir.Table, layout: str) -> ir.Table:
-    t = fields.mutate(
-        user_text=_null_if_token(fields.User_id),
-        merchant_text=_null_if_token(fields.Merchant_id),
-        coupon_text=_null_if_token(fields.Coupon_id),
-        discount_text=_null_if_token(fields.Discount_rate),
-        distance_text=_null_if_token(fields.Distance),
-        received_text=_null_if_token(fields.Date_received),
-        date_text=_null_if_token(fields.Date) if layout == "train" else ibis.null("string"),
-    )
-    pieces = t.discount_text.split(":")
-    is_spend_save = t.discount_text.re_search(_SPEND_SAVE)
-    t = t.mutate(
-        rate_value=ibis.ifelse(
-            t.discount_text.re_search(_NUMBER),
-            t.discount_text.try_cast("float64"),
-            ibis.null("float64"),
-        ),
-        threshold_value=ibis.ifelse(
-            is_spend_save, pieces[0].try_cast("float64"), ibis.null("float64")
-        ),
-        amount_value=ibis.ifelse(
-            is_spend_save, pieces[1].try_cast("float64"), ibis.null("float64")
-        ),
-        received_value=_parse_date(t.received_text),
-        date_value=_parse_date(t.date_text),
-    )
+    """:func:`_typed_values` plus ``problem``: the index of the first rule the row breaks, or null."""
+    t = _typed_values(fields, layout)
+    # One integer code per row (null when the row is fine): evaluating the rules once here and
+    # naming the reason only for the few bad rows (see _reasons) is far cheaper than two CASEs.
     problems = _problems(t, layout)
     return t.mutate(
-        reason_column=ibis.cases(*[(cond.fill_null(False), col) for col, cond, _ in problems]),
-        reason=ibis.cases(*[(cond.fill_null(False), text) for _, cond, text in problems]),
+        problem=ibis.cases(*[(cond.fill_null(False), i) for i, (_, cond, _) in enumerate(problems)])
+    )
+
+
+def _reasons(layout: str) -> ir.Table:
+    """``(problem, reason_column, reason)`` for every rule of :func:`_problems`."""
+    typed = {"n_fields": "int64", "user_text": "string", "merchant_text": "string"}
+    typed |= {"coupon_text": "string"}
+    for columns in _LOOKUP_SCHEMAS.values():
+        typed |= columns
+    rules = _problems(ibis.table(typed, name="_o2o_typed"), layout)
+    frame = pd.DataFrame(
+        {
+            "problem": range(len(rules)),
+            "reason_column": [col for col, _, _ in rules],
+            "reason": [text for _, _, text in rules],
+        }
+    )
+    return ibis.memtable(
+        frame, schema={"problem": "int64", "reason_column": "string", "reason": "string"}
     )
 
 
@@ -348,33 +494,9 @@ def seed_discount_rate(threshold: float, amount: float) -> float:
     return round((threshold - amount) / threshold, 2)
 
 
-def _spend_save_rates(kept: ir.Table) -> ir.Table:
-    """A small table ``(threshold_value, amount_value, converted)`` for every distinct x:y in ``kept``.
-
-    The few distinct pairs are converted in Python so the result is exactly the seed's rounding;
-    the engine's ROUND differs from Python's at binary ties such as 0.995.
-    """
-    pairs = (
-        kept.filter(kept.threshold_value.notnull())
-        .select("threshold_value", "amount_value")
-        .distinct()
-        .execute()
-    )
-    pairs["converted"] = [
-        seed_discount_rate(x, y)
-        for x, y in zip(pairs["threshold_value"], pairs["amount_value"], strict=True)
-    ]
-    schema = {"threshold_value": "float64", "amount_value": "float64", "converted": "float64"}
-    return ibis.memtable(pairs.astype("float64"), schema=schema)
-
-
-def _canonical(t: ir.Table, rates: ir.Table) -> ir.Table:
-    t = t.left_join(
-        rates,
-        [t.threshold_value == rates.threshold_value, t.amount_value == rates.amount_value],
-    )
+def _canonical(t: ir.Table) -> ir.Table:
     is_rate = t.rate_value.notnull()
-    converted = ibis.ifelse(is_rate, t.rate_value, t.converted)
+    converted = t.converted
     return t.select(
         line_number=t.line_number.cast("int64"),
         user_id=t.user_text.cast("int64"),
@@ -458,9 +580,12 @@ def load_o2o(
 
     checked_name = f"_o2o_checked_{suffix}"
     checked = con.create_table(checked_name, _typed(fields, layout), temp=True)
-    bad = checked.filter(checked.reason.notnull())
+    failing = checked.filter(checked.problem.notnull())
+    bad = failing.join(_reasons(layout), "problem").join(
+        fields.select("line_number", "raw"), "line_number"
+    )
     counts = checked.aggregate(
-        rows_read=checked.count(), rows_quarantined=checked.reason.notnull().sum()
+        rows_read=checked.count(), rows_quarantined=checked.problem.notnull().sum()
     ).execute()
     rows_read = int(counts["rows_read"].iloc[0])
     rows_quarantined = int(counts["rows_quarantined"].fillna(0).iloc[0])
@@ -484,8 +609,8 @@ def load_o2o(
             _write_quarantine(bad, Path(quarantine_path))
 
     name = table_name or f"o2o_{suffix}"
-    kept = checked.filter(checked.reason.isnull())
-    table = con.create_table(name, _canonical(kept, _spend_save_rates(kept)), overwrite=True)
+    kept = checked.filter(checked.problem.isnull())
+    table = con.create_table(name, _canonical(kept), overwrite=True)
     con.drop_table(checked_name, force=True)
     con.drop_table(raw_name, force=True)
 

@@ -31,9 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from couponlens import __version__
+from couponlens.datasets.o2o import parse_discount
 from couponlens.errors import CouponlensError
 from couponlens.models.artifact import O2OModel
-from couponlens.service.snapshot import FeatureSnapshot, parse_discount
+from couponlens.service.snapshot import FeatureSnapshot
 from couponlens.targeting.policy import choose_recipients, cost_if_used
 
 log = logging.getLogger("couponlens.service")

@@ -43,7 +43,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from couponlens.datasets.o2o import seed_discount_rate
+from couponlens.datasets.o2o import parse_discount
 from couponlens.errors import InputError
 from couponlens.features.o2o import FAMILIES, Family, build_features, feature_names, to_frame
 from couponlens.features.windows import WindowPair, WindowPlan, history_dates
@@ -107,38 +107,6 @@ def _parse_cached(text: str) -> tuple[str, float, float | None, float | None]:
 def _columns_of(family: Family, names: list[str]) -> list[str]:
     prefix = family.prefix + "_"
     return [n for n in names if n.startswith(prefix)]
-
-
-def parse_discount(text: str) -> tuple[str, float, float | None, float | None]:
-    """(kind, converted rate, threshold, amount) of a ``Discount_rate`` text, as the loader reads it.
-
-    Example:
-        >>> parse_discount("150:20"), parse_discount("0.95")
-        (('spend_save', 0.87, 150.0, 20.0), ('rate', 0.95, None, None))
-    """
-    cleaned = text.strip()
-    if ":" in cleaned:
-        parts = cleaned.split(":")
-        try:
-            threshold, amount = float(parts[0]), float(parts[1])
-        except (ValueError, IndexError):
-            raise InputError(
-                f"discount_rate {text!r}: expected a rate such as 0.95 or x:y such as 150:20"
-            ) from None
-        if len(parts) != 2 or not 0 < amount < threshold:
-            raise InputError(
-                f"discount_rate {text!r}: in x:y the saving y must be above 0 and below the spend x"
-            )
-        return "spend_save", seed_discount_rate(threshold, amount), threshold, amount
-    try:
-        rate = float(cleaned)
-    except ValueError:
-        raise InputError(
-            f"discount_rate {text!r}: expected a rate such as 0.95 or x:y such as 150:20"
-        ) from None
-    if not 0 < rate <= 1:
-        raise InputError(f"discount_rate {text!r}: a rate must be in (0, 1]")
-    return "rate", rate, None, None
 
 
 def _probe_rows(rows: pd.DataFrame, as_of: dt.date) -> ir.Table:
