@@ -142,15 +142,16 @@ def _features(scale: float, threads: int) -> dict[str, object]:
     history_frame = history.table.to_pandas()
     candidate_frames = [c.to_pandas() for _, c in inputs]
 
-    start = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    start, cpu = time.perf_counter(), time.process_time()
     ours = [to_frame(build_features(history.table, c, p)) for p, c in inputs]
-    ours_seconds = time.perf_counter() - start
-    start = time.perf_counter()
+    ours_seconds, ours_cpu = time.perf_counter() - start, time.process_time() - cpu
+    start, cpu = time.perf_counter(), time.process_time()
     ref = [
         pandas_features(history_frame, cf, p.feature_start, p.feature_end)
         for (p, _), cf in zip(inputs, candidate_frames, strict=True)
     ]
-    pandas_seconds = time.perf_counter() - start
+    pandas_seconds, pandas_cpu = time.perf_counter() - start, time.process_time() - cpu
     names = feature_names()
     worst = 0.0
     for a, b in zip(ours, ref, strict=True):
@@ -164,6 +165,11 @@ def _features(scale: float, threads: int) -> dict[str, object]:
         "couponlens_seconds": round(ours_seconds, 2),
         "pandas_seconds": round(pandas_seconds, 2),
         "speedup": round(pandas_seconds / ours_seconds, 2),
+        # CPU seconds of the whole process (all DuckDB threads), and the 1-minute load average
+        # when the race started: the machine's 2 cores may be shared with other work.
+        "couponlens_cpu_seconds": round(ours_cpu, 2),
+        "pandas_cpu_seconds": round(pandas_cpu, 2),
+        "load_average_1min": load_before,
         "max_abs_difference": worst,
     }
 
@@ -265,7 +271,10 @@ def main() -> None:
         "files": {k: str(v) for k, v in files.items()},
     }
     for stage in ("job", "features", "quality"):
-        results[stage] = _run_child(stage, args.scale, args.threads)
+        load = os.getloadavg()
+        outcome = _run_child(stage, args.scale, args.threads)
+        outcome["load_average_before"] = [round(x, 2) for x in load]
+        results[stage] = outcome
         print(stage, json.dumps(results[stage], indent=1, default=str), flush=True)
     path = OUT / f"o2o_model_{args.scale:g}x.json"
     path.write_text(json.dumps(results, indent=1, default=str) + "\n")
