@@ -34,7 +34,12 @@ _register_commands()
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises for a user error)."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Outside standalone mode Typer returns an Exit's code (Ctrl-C becomes Exit(130)).
+        returned = app(args=argv, standalone_mode=False)
+        if isinstance(returned, int) and not isinstance(returned, bool):
+            if returned == 130:
+                console_err.print("interrupted")
+            return returned
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:

@@ -36,7 +36,7 @@ def demo_o2o(out: Path, rows: int, seed: int) -> SiteEntry:
     console.rule("O2O coupon usage")
     # The real file's threshold of 500 distinct users, scaled to the sample's size.
     threshold = max(1, round(500 * rows / REAL_O2O_ROWS))
-    outcome = run_with_progress(log, out / "o2o", threshold, strict=False)
+    outcome = run_with_progress(log, out / "o2o", threshold, strict=False, force=True)
     print_summary(outcome)
     results = outcome.results
     mania = results["shopping_mania"]
@@ -76,16 +76,17 @@ def demo_o2o_model(out: Path, rows: int, seed: int) -> SiteEntry:
     test_rows = max(1000, rows // 12)
     console.rule("O2O redemption model and targeting")
     generate_o2o(test_rows, seed, candidates, layout="test", world_rows=rows)
-    model = out / "model" / "o2o_model"
+    model = out / "models" / "o2o"
     budget = max(10, test_rows // 20)
     _run(["o2o", "train", str(history), "--model", str(model), "--report", str(out / "model"),
-          "--seed", str(seed)])  # fmt: skip
+          "--seed", str(seed), "--force"])  # fmt: skip
     scores = out / "model" / "scores.csv"
     _run(["o2o", "predict", str(model), str(candidates), "--history", str(history),
-          "--out", str(scores)])  # fmt: skip
+          "--out", str(scores), "--force"])  # fmt: skip
     recipients = out / "model" / "recipients.csv"
     _run(["target", str(model), str(candidates), "--history", str(history),
-          "--out", str(recipients), "--budget", str(budget), "--per-user-cap", "1"])  # fmt: skip
+          "--out", str(recipients), "--budget", str(budget), "--per-user-cap", "1",
+          "--force"])  # fmt: skip
     manifest = json.loads((model / "manifest.json").read_text())
     validation = manifest["metrics"]["validation"]
     targeting = json.loads(recipients.with_name(recipients.name + ".json").read_text())["targeting"]
@@ -124,7 +125,7 @@ def demo_experiment(out: Path, rows: int, seed: int) -> SiteEntry:
           "--covariate", "spent_last_purchase", "--covariate", "gender",
           "--pre-period", "trans_before", "--pre-period", "revenue_before",
           *segments, "--split", "0.5,0.5", "--bootstrap", "200", "--seed", str(seed),
-          "--out", str(out / "experiment")])  # fmt: skip
+          "--out", str(out / "experiment"), "--force"])  # fmt: skip
     results = json.loads((out / "experiment" / "results.json").read_text())
     everyone = [
         e for e in results["effects"] if e["segment"] == "all" and e["outcome"] == "trans_after"

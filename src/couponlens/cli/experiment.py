@@ -65,8 +65,12 @@ def report_command(
         int, typer.Option(help="Bootstrap resamples for amount outcomes (0: skip).")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and row samples.")] = 0,
+    force: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
 ) -> None:
     """Analyse a randomized experiment and write report.html + results.json."""
+    from couponlens.outputs import check_writable, replacing_folder
+
+    check_writable(out, force=force)
     from couponlens.datasets.experiment import load_experiment
     from couponlens.experiments.analysis import analyze_experiment
     from couponlens.experiments.report import write_experiment_report
@@ -88,7 +92,9 @@ def report_command(
         bootstrap_resamples=bootstrap,
         seed=seed,
     )
-    folder = write_experiment_report(analysis, out)
+    with replacing_folder(out, force=force) as work:
+        write_experiment_report(analysis, work)
+    folder = out
     for sentence in analysis.findings[:6]:
         console.print(f"- {sentence}", highlight=False, markup=False, soft_wrap=True)
     console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -9,13 +10,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from couponlens.analysis.o2o import ANALYSIS_STEPS
 from couponlens.cli._app import console, o2o_app
+from couponlens.outputs import replacing_folder
 from couponlens.report.o2o import REPORT_STEPS, O2OReportOutcome, o2o_report
 
 
 def run_with_progress(
-    path: Path, out: Path, popular_threshold: int, strict: bool
+    path: Path, out: Path, popular_threshold: int, strict: bool, force: bool = False
 ) -> O2OReportOutcome:
-    """Run :func:`o2o_report` with a Rich progress bar over its steps."""
+    """Run :func:`o2o_report` with a Rich progress bar over its steps.
+
+    The report folder is written under a temporary name and renamed into ``out`` at the end, so
+    a failed run leaves a previous report intact; an existing report needs ``force``.
+    """
     steps = len(ANALYSIS_STEPS) + len(REPORT_STEPS)
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -30,9 +36,18 @@ def run_with_progress(
         def advance(step: str) -> None:
             bar.update(task, advance=1, description=step)
 
-        return o2o_report(
-            path, out, popular_threshold=popular_threshold, strict=strict, progress=advance
-        )
+        with replacing_folder(out, force=force) as work:
+            outcome = o2o_report(
+                path, work, popular_threshold=popular_threshold, strict=strict, progress=advance
+            )
+    quarantine = outcome.quarantine_path
+    return dataclasses.replace(
+        outcome,
+        out_dir=str(out),
+        report_path=str(out / "report.html"),
+        results_path=str(out / "results.json"),
+        quarantine_path=None if quarantine is None else str(out / Path(quarantine).name),
+    )
 
 
 def print_summary(outcome: O2OReportOutcome) -> None:
@@ -70,6 +85,7 @@ def report_command(
     strict: bool = typer.Option(
         False, "--strict", help="Stop at the first bad row instead of quarantining it."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
 ) -> None:
     """Analyse coupon usage, store traffic and spending habits; write an HTML report."""
-    print_summary(run_with_progress(file, out, popular_threshold, strict))
+    print_summary(run_with_progress(file, out, popular_threshold, strict, force))

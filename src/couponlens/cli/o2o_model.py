@@ -18,6 +18,8 @@ from couponlens.errors import InputError
 from couponlens.models.artifact import load_model, save_model
 from couponlens.models.cv import STRATEGIES
 from couponlens.models.train import Scores, TrainOptions, evaluate_o2o, score_o2o, train_o2o
+from couponlens.outputs import check_writable, replacing_file, replacing_folder
+from couponlens.report.html import write_text_atomic
 from couponlens.report.model_report import leakage_banner, write_model_report
 from couponlens.targeting.policy import choose_recipients, cost_if_used
 
@@ -53,7 +55,7 @@ def _sidecar(out: Path, model_dir: Path, scores: Scores, extra: dict[str, object
         "warnings": scores.warnings,
         **extra,
     }
-    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    write_text_atomic(path, json.dumps(data, indent=1, default=str) + "\n")
     return path
 
 
@@ -98,8 +100,14 @@ def train_command(
     report: Path | None = typer.Option(
         None, "--report", help="Also write the validation report (report.html) here."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing model or report."),
 ) -> None:
     """Train a redemption model on point-in-time windows and save it with its manifest."""
+    check_writable(model, force=force)
+    if report is not None:
+        check_writable(report, force=force)
+        if report.resolve() in model.resolve().parents or report.resolve() == model.resolve():
+            raise InputError("--report must be a folder of its own, not one holding --model")
     if cv not in STRATEGIES:
         raise InputError(f"--cv: expected one of {', '.join(STRATEGIES)}, got {cv!r}")
     data = _load(history, connect(), "history")
@@ -116,7 +124,8 @@ def train_command(
     )
     with console.status("building features and training"):
         result = train_o2o(data.table, options)
-    save_model(result.model, model)
+    with replacing_folder(model, force=force) as work:
+        save_model(result.model, work)
     v = result.validation
     console.print(leakage_banner(leakage_features), highlight=False)
     for pair in result.plan.pairs:
@@ -143,15 +152,16 @@ def train_command(
                 for f in result.folds
             ]
         )
-        write_model_report(
-            report,
-            result.validation_predictions,
-            title="O2O redemption model: validation",
-            info=result.model.info,
-            importance=result.importance,
-            source=str(history),
-            folds=folds,
-        )
+        with replacing_folder(report, force=force) as work:
+            write_model_report(
+                work,
+                result.validation_predictions,
+                title="O2O redemption model: validation",
+                info=result.model.info,
+                importance=result.importance,
+                source=str(history),
+                folds=folds,
+            )
         console.print(f"report: {report / 'report.html'}")
     console.print(f"model: {model}")
 
@@ -166,8 +176,10 @@ def predict_command(
     out: Path = typer.Option(
         ..., "--out", help="Scores CSV: User_id,Coupon_id,Date_received,Probability."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing scores file."),
 ) -> None:
     """Score candidate receipts; one output row per input row, in input order."""
+    check_writable(out, force=force)
     scores, _ = _score(model, candidates, history)
     f = scores.frame
     table = pd.DataFrame(
@@ -178,8 +190,8 @@ def predict_command(
             "Probability": f["probability"],
         }
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False, float_format="%.8g")
+    with replacing_file(out, force=force) as work:
+        table.to_csv(work, index=False, float_format="%.8g")
     side = _sidecar(out, model, scores, {"rows": len(table)})
     console.print(leakage_banner(scores.leakage_features), highlight=False)
     console.print(
@@ -203,8 +215,10 @@ def evaluate_command(
     truth: Path | None = typer.Option(
         None, "--truth", help="Generator truth file: shows the true-probability ceiling."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
 ) -> None:
     """Measure a model on labelled receipts and write the model report."""
+    check_writable(out, force=force)
     loaded = load_model(model)
     con = connect()
     past = _load(history, con, "history")
@@ -230,15 +244,16 @@ def evaluate_command(
             raise InputError(
                 f"{truth}: does not cover every evaluated receipt (is it the labelled file's truth?)"
             )
-    write_model_report(
-        out,
-        evaluation.scored,
-        title="O2O redemption model: evaluation",
-        info=loaded.info,
-        importance=loaded.importance(),
-        truth=truth_values,
-        source=str(labelled),
-    )
+    with replacing_folder(out, force=force) as work:
+        write_model_report(
+            work,
+            evaluation.scored,
+            title="O2O redemption model: evaluation",
+            info=loaded.info,
+            importance=loaded.importance(),
+            truth=truth_values,
+            source=str(labelled),
+        )
     m = evaluation.metrics
     console.print(leakage_banner(loaded.leakage_features), highlight=False)
     console.print(
@@ -272,8 +287,10 @@ def target_command(
         min=0,
         help="Basket a plain-rate coupon applies to, for its cost (rate coupons only).",
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing recipients file."),
 ) -> None:
     """Choose the receipts that maximise expected redemptions under a budget or cost limit."""
+    check_writable(out, force=force)
     if budget is None and max_cost is None:
         raise InputError("give --budget N (coupons) or --max-cost AMOUNT (expected discount paid)")
     scores, _ = _score(model, candidates, history)
@@ -300,8 +317,8 @@ def target_command(
             "Expected_cost": chosen["probability"].to_numpy() * cost[choice.selected],
         }
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False, float_format="%.8g")
+    with replacing_file(out, force=force) as work:
+        table.to_csv(work, index=False, float_format="%.8g")
     _sidecar(out, model, scores, {"targeting": choice.to_dict()})
     console.print(leakage_banner(scores.leakage_features), highlight=False)
     lift = choice.lift_over_random

@@ -79,7 +79,8 @@ def _data_section(load: LoadReport) -> Section:
     notes = list(load.warnings)
     if load.quarantine_path:
         notes.append(
-            f"Quarantined rows with their line numbers and raw text: {load.quarantine_path}"
+            "Quarantined rows with their line numbers and raw text: "
+            f"{Path(load.quarantine_path).name}, beside this page"
         )
     findings = [
         f"Read {load.rows_read:,} rows from {Path(load.path).name} ({load.layout} layout): "
