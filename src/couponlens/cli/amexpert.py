@@ -26,6 +26,7 @@ from couponlens.models.amexpert import (
     save_amexpert_model,
     train_amexpert,
 )
+from couponlens.outputs import check_writable, replacing_file, replacing_folder
 from couponlens.report.model_report import write_model_report
 from couponlens.report.site import SiteEntry
 
@@ -113,8 +114,14 @@ def train_command(
     report: Path | None = typer.Option(
         None, "--report", help="Also write the validation report (report.html) here."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing model or report."),
 ) -> None:
     """Train a redemption model on point-in-time features and print its CV AUC."""
+    check_writable(model, force=force)
+    if report is not None:
+        check_writable(report, force=force)
+        if report.resolve() in model.resolve().parents or report.resolve() == model.resolve():
+            raise InputError("--report must be a folder of its own, not one holding --model")
     if cv not in CV_STRATEGIES:
         raise InputError(f"--cv: expected one of {', '.join(CV_STRATEGIES)}, got {cv!r}")
     data = _load(data_dir)
@@ -128,10 +135,12 @@ def train_command(
             seed=seed,
             threads=threads,
         )
-    save_amexpert_model(trained.model, model)
+    with replacing_folder(model, force=force) as work:
+        save_amexpert_model(trained.model, work)
     _print_training(trained, model)
     if report is not None:
-        _write_report(report, trained, str(data_dir))
+        with replacing_folder(report, force=force) as work:
+            _write_report(work, trained, str(data_dir))
         console.print(f"report: {report / 'report.html'}", highlight=False)
 
 
@@ -145,8 +154,10 @@ def predict_command(
         ..., "--data", help="Folder holding the AmExpert tables the features come from."
     ),
     out: Path = typer.Option(..., "--out", help="Scores CSV: id,redemption_status."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing scores file."),
 ) -> None:
     """Score candidate offers: one output row per input row, in input order."""
+    check_writable(out, force=force)
     loaded = load_amexpert_model(model)
     if not candidates.is_file():
         raise InputError(
@@ -155,10 +166,8 @@ def predict_command(
     data = _load(data_dir)
     cands = load_candidates(candidates, data)
     scores = predict_amexpert(loaded, data, cands)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    scores[SCORE_COLUMNS].to_csv(tmp, index=False, float_format="%.8g")
-    tmp.replace(out)
+    with replacing_file(out, force=force) as work:
+        scores[SCORE_COLUMNS].to_csv(work, index=False, float_format="%.8g")
     console.print(
         f"scored {len(scores):,} offers, mean probability "
         f"{scores['redemption_status'].mean():.4f}: {out}",

@@ -110,6 +110,7 @@ def uplift_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of folds, bootstrap and LightGBM.")] = 0,
+    force: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
 ) -> None:
     """Fit and compare uplift learners on held-out folds; save the chosen model and its report."""
     from couponlens.experiments.uplift_job import train_uplift_model
@@ -119,7 +120,21 @@ def uplift_command(
         raise InputError(f"--rounds must be at least 1, got {rounds}")
     if bootstrap < 0:
         raise InputError(f"--bootstrap must be at least 0, got {bootstrap}")
-    with console.status("fitting uplift learners") as status:
+    from contextlib import ExitStack
+
+    from couponlens.outputs import check_writable, replacing_folder
+
+    separate_report = report is not None and report.resolve() != model.resolve()
+    check_writable(model, force=force)
+    if separate_report:
+        check_writable(report, force=force)  # type: ignore[arg-type]
+    with ExitStack() as outputs, console.status("fitting uplift learners") as status:
+        model_work = outputs.enter_context(replacing_folder(model, force=force))
+        report_work = (
+            outputs.enter_context(replacing_folder(report, force=force))  # type: ignore[arg-type]
+            if separate_report
+            else None
+        )
         job = train_uplift_model(
             data,
             progress=status.update,
@@ -127,8 +142,9 @@ def uplift_command(
             control=control,
             outcome=outcome,
             features=feature,
-            model_dir=model,
-            report_dir=report,
+            model_dir=model_work,
+            report_dir=report_work,
+            model_label=str(model),
             arms=arm,
             learners=learner or ["t", "x", "dr"],
             n_folds=folds,
@@ -157,7 +173,8 @@ def uplift_command(
         )
     if job.policy is not None:
         _print_policy(job.policy, "held-out folds")
-    _say(f"wrote model {job.model_dir} and {job.report_dir / 'report.html'}")
+    report_folder = report if separate_report and report is not None else model
+    _say(f"wrote model {model} and {report_folder / 'report.html'}")
 
 
 @experiment_app.command("target")
@@ -173,11 +190,14 @@ def target_command(
         typer.Option(help="ARM=COST for one treated arm (repeat; overrides --cost for it)."),
     ] = None,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
+    force: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
 ) -> None:
     """Rank candidates by uplift x value - cost; send where positive, within the budget."""
     from couponlens.experiments.uplift_artifact import load_uplift_model
     from couponlens.experiments.uplift_job import target_candidates
+    from couponlens.outputs import check_writable
 
+    check_writable(out, force=force)
     if not 0 < confidence < 1:
         raise InputError(f"--confidence must be in (0, 1), got {confidence}")
     loaded = load_uplift_model(model_dir)
@@ -240,8 +260,13 @@ def allocate_command(
     ] = None,
     size_column: Annotated[str, typer.Option(help="Size column of a SEGMENTS file.")] = "n",
     out: Annotated[Path | None, typer.Option(help="CSV of the shares per segment.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
 ) -> None:
     """Allocate coupon options to segments to maximise extra responses (a linear programme)."""
+    from couponlens.outputs import check_writable
+
+    if out is not None:
+        check_writable(out, force=force)
     from couponlens.targeting.allocation import (
         CouponOption,
         allocate_coupons,

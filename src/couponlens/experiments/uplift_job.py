@@ -101,6 +101,7 @@ def train_uplift_model(
     features: Sequence[str],
     model_dir: str | Path,
     report_dir: str | Path | None = None,
+    model_label: str | None = None,
     arms: Sequence[str] | None = None,
     learners: Sequence[str] = LEARNERS,
     n_folds: int = 5,
@@ -201,7 +202,7 @@ def train_uplift_model(
         source=str(path),
         treatment=treatment,
         features=list(features),
-        model_dir=str(model_path),
+        model_dir=model_label or str(model_path),
         options={
             "learners": list(learners),
             "n_folds": n_folds,
