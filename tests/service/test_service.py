@@ -268,3 +268,23 @@ def test_published_openapi_spec_is_current() -> None:
     assert published == json.loads(json.dumps(openapi_spec())), (
         "docs/openapi.json is stale: python -m couponlens.service.openapi > docs/openapi.json"
     )
+
+
+def test_concurrent_requests_get_their_own_scores(server: str, trained: dict[str, Path]) -> None:
+    import asyncio
+
+    candidates = _candidates(trained["test"], 400)
+    bodies = [{"candidates": candidates[i : i + 20 + i % 7]} for i in range(0, 380, 19)]
+    alone = [
+        httpx.post(server + "/score", json=b, headers=_auth(), timeout=30).json()["scores"]
+        for b in bodies
+    ]
+
+    async def together() -> list[list[dict[str, object]]]:
+        async with httpx.AsyncClient(timeout=30, headers=_auth()) as client:
+            responses = await asyncio.gather(
+                *(client.post(server + "/score", json=b) for b in bodies)
+            )
+        return [r.json()["scores"] for r in responses]
+
+    assert asyncio.run(together()) == alone

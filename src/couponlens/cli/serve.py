@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 
 from couponlens.cli._app import app, console
 from couponlens.errors import InputError
-from couponlens.service.app import DEFAULT_MAX_BODY_BYTES
+from couponlens.service.app import DEFAULT_MAX_BODY_BYTES, SETTINGS_ENV
 
 
 @app.command("serve")
@@ -31,6 +32,10 @@ def serve_command(
     max_body_bytes: Annotated[
         int, typer.Option(min=1024, help="Larger request bodies get 413.")
     ] = DEFAULT_MAX_BODY_BYTES,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Worker processes (each holds its own snapshot in memory)."),
+    ] = 1,
 ) -> None:
     """Serve POST /score and POST /target over HTTP (token from COUPONLENS_API_TOKEN, if set)."""
     import uvicorn
@@ -56,5 +61,27 @@ def serve_command(
         highlight=False,
         soft_wrap=True,
     )
-    console.print(f"serving on http://{host}:{port} (OpenAPI spec at /openapi.json)")
-    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+    console.print(
+        f"serving on http://{host}:{port} with {workers} worker(s) (OpenAPI spec at /openapi.json)"
+    )
+    if workers == 1:
+        uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+        return
+    del api  # each worker process builds its own app
+    os.environ[SETTINGS_ENV] = json.dumps(
+        {
+            "model": str(model),
+            "history": str(history),
+            "as_of": None if day is None else day.isoformat(),
+            "max_body_bytes": max_body_bytes,
+        }
+    )
+    uvicorn.run(
+        "couponlens.service.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )

@@ -16,10 +16,12 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,10 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from couponlens import __version__
-from couponlens.datasets.o2o import parse_discount
 from couponlens.errors import CouponlensError
 from couponlens.models.artifact import O2OModel
-from couponlens.service.snapshot import FeatureSnapshot
+from couponlens.service.snapshot import FeatureSnapshot, parse_discount_cached
 from couponlens.targeting.policy import choose_recipients, cost_if_used
 
 log = logging.getLogger("couponlens.service")
@@ -68,7 +69,7 @@ class Candidate(BaseModel):
     @classmethod
     def _discount(cls, value: str) -> str:
         try:
-            parse_discount(value)
+            parse_discount_cached(value)
         except CouponlensError as exc:
             raise ValueError(str(exc)) from None
         return value.strip()
@@ -204,6 +205,45 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class _Batcher:
+    """Scores the requests that arrive together in one call to the model.
+
+    Every request's candidates wait on a future; the first one schedules a flush at the end of
+    the event loop's current turn, so requests parsed in the same turn share one feature build
+    and one LightGBM call (its fixed cost per call dominates a 100-row batch).
+    """
+
+    def __init__(self, compute: Callable[[list[Candidate]], np.ndarray]) -> None:
+        self.compute = compute
+        self.pending: list[tuple[list[Candidate], asyncio.Future[np.ndarray]]] = []
+        self.scheduled = False
+
+    async def score(self, candidates: list[Candidate]) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        self.pending.append((candidates, future))
+        if not self.scheduled:
+            self.scheduled = True
+            loop.call_soon(self.flush)
+        return await future
+
+    def flush(self) -> None:
+        batch, self.pending, self.scheduled = self.pending, [], False
+        try:
+            everything = [c for candidates, _ in batch for c in candidates]
+            scores = self.compute(everything)
+        except Exception as exc:  # every waiting request gets the error
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        start = 0
+        for candidates, future in batch:
+            if not future.done():
+                future.set_result(scores[start : start + len(candidates)])
+            start += len(candidates)
+
+
 def create_app(
     model: O2OModel,
     snapshot: FeatureSnapshot,
@@ -274,6 +314,8 @@ def create_app(
         )
         return np.asarray(model.predict_matrix(matrix, threads=1), dtype=np.float64)
 
+    batcher = _Batcher(probabilities)
+
     @api.get("/health")
     async def health() -> dict[str, Any]:
         """Liveness: the model is loaded and its snapshot built."""
@@ -287,7 +329,7 @@ def create_app(
     @api.post("/score", dependencies=guard)
     async def score(request: ScoreRequest) -> ScoreResponse:
         """Probability of use of each candidate, in the request's order."""
-        p = probabilities(request.candidates)
+        p = await batcher.score(request.candidates)
         return ScoreResponse(
             scores=[
                 Score(
@@ -306,8 +348,8 @@ def create_app(
     @api.post("/target", dependencies=guard)
     async def target(request: TargetRequest) -> TargetResponse:
         """The receipts maximising expected redemptions under the budget and caps."""
-        p = probabilities(request.candidates)
-        parsed = [parse_discount(c.discount_rate) for c in request.candidates]
+        p = await batcher.score(request.candidates)
+        parsed = [parse_discount_cached(c.discount_rate) for c in request.candidates]
         cost = cost_if_used(
             [k for k, *_ in parsed],
             [r for _, r, _, _ in parsed],
@@ -369,3 +411,27 @@ def build_service(
     snapshot = FeatureSnapshot.build(model, data.table, as_of=as_of)
     app = create_app(model, snapshot, manifest=manifest, token=token, max_body_bytes=max_body_bytes)
     return app, snapshot
+
+
+#: Environment variable holding the settings of :func:`app_from_environment` (JSON).
+SETTINGS_ENV = "COUPONLENS_SERVE_SETTINGS"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for one uvicorn worker process, built from :data:`SETTINGS_ENV`.
+
+    ``couponlens serve --workers N`` sets the variable and lets uvicorn start N processes; each
+    loads the model and builds its own snapshot.
+    """
+    import os
+
+    settings = json.loads(os.environ[SETTINGS_ENV])
+    as_of = settings.get("as_of")
+    api, _ = build_service(
+        settings["model"],
+        settings["history"],
+        as_of=None if as_of is None else dt.date.fromisoformat(as_of),
+        token=os.environ.get("COUPONLENS_API_TOKEN") or None,
+        max_body_bytes=int(settings["max_body_bytes"]),
+    )
+    return api

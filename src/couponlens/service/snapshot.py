@@ -100,7 +100,8 @@ def _family_keys(family: Family, columns: Mapping[str, Any]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_cached(text: str) -> tuple[str, float, float | None, float | None]:
+def parse_discount_cached(text: str) -> tuple[str, float, float | None, float | None]:
+    """:func:`couponlens.datasets.o2o.parse_discount`, remembered per text (a service sees few)."""
     return parse_discount(text)
 
 
@@ -299,7 +300,7 @@ class FeatureSnapshot:
         ``distance`` is float with NaN for unknown; ``date_received`` is ``datetime64[D]``.
         """
         texts = [t.strip() for t in discount_text]
-        parsed = [_parse_cached(t) for t in texts]
+        parsed = [parse_discount_cached(t) for t in texts]
         days = np.asarray(date_received, dtype="datetime64[D]")
         day_number = days.astype(np.int64)
         day_of_week = (day_number + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
