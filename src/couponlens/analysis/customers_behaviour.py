@@ -452,8 +452,9 @@ def promotion_responsiveness(
     Returns a frame: ``dimension, segment, customers, tickets, promoted, rate, ci_low,
     ci_high, lift``.
     """
-    s = successful(data)
-    per = s.group_by("customer_id").aggregate(n=s.count(), y=s.promoted.sum())
+    c = customer_table(data)  # materialised once: one row per customer
+    c = c.filter(c.successful > 0)
+    per = c.select("customer_id", n=c.successful, y=c.promoted)
     totals = per.aggregate(y=per.y.sum(), n=per.n.sum()).execute()
     overall = float(totals["y"].iloc[0]) / float(totals["n"].iloc[0]) if len(totals) else np.nan
     rows = []

@@ -75,7 +75,11 @@ def generation(birth: ir.DateValue, as_of: dt.date | None = None) -> ir.StringVa
 
 
 def customer_profiles(data: CustomerData, as_of: dt.date) -> ir.Table:
-    """``customer_id, gender, age, age_bucket, generation`` for every customer."""
+    """``customer_id, gender, age, age_bucket, generation`` for every customer (materialised)."""
+    return data.cached(f"customer_profiles {as_of}", lambda: _customer_profiles(data, as_of))
+
+
+def _customer_profiles(data: CustomerData, as_of: dt.date) -> ir.Table:
     c = data.require("customers")
     birth = ibis.ifelse(
         c.birth_date <= ibis.literal(as_of, type="date"), c.birth_date, ibis.null("date")
