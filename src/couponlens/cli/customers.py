@@ -5,6 +5,8 @@ Example:
     >>> from couponlens.cli import main
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> main(["generate", "customers", "--out", str(d), "--customers", "200", "--seed", "3"])
+    ... # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    wrote the customer tables and truth.json to ...
     0
 """
 
@@ -108,7 +110,7 @@ def demo_customers(out: Path, seed: int, clv: bool = False) -> SiteEntry:
     Example:
         >>> import tempfile, pathlib
         >>> entry = demo_customers(pathlib.Path(tempfile.mkdtemp()), seed=1)  # doctest: +SKIP
-        >>> entry.link
+        >>> entry.link  # doctest: +SKIP
         'customers/report.html'
     """
     data = generate_customers(Path(out) / "data" / "customers", customers=5_000, seed=seed)
