@@ -17,11 +17,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/couponlens demo --out demo
 
+# The tests plus every runnable example in the docstrings of src/.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --doctest-modules src/couponlens tests
 
+# Every benchmark, one after the other (figures go to docs/benchmarks.md by hand).
 bench: $(STAMP)
 	$(BIN)/python -m bench.o2o_analysis
+	$(BIN)/python -m bench.o2o_model
+	$(BIN)/python -m bench.amexpert_model
+	$(BIN)/python -m bench.experiment_report
+	$(BIN)/python -m bench.customers_report
+	$(BIN)/python -m bench.service_load
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
