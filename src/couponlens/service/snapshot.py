@@ -45,7 +45,14 @@ import pandas as pd
 
 from couponlens.datasets.o2o import parse_discount
 from couponlens.errors import InputError
-from couponlens.features.o2o import FAMILIES, Family, build_features, feature_names, to_frame
+from couponlens.features.o2o import (
+    CANDIDATE_SCHEMA,
+    FAMILIES,
+    Family,
+    build_features,
+    feature_names,
+    to_frame,
+)
 from couponlens.features.windows import WindowPair, WindowPlan, history_dates
 from couponlens.models.artifact import O2OModel
 
@@ -127,19 +134,7 @@ def _probe_rows(rows: pd.DataFrame, as_of: dt.date) -> ir.Table:
             "date_received": as_of,
         }
     )
-    schema = {
-        "line_number": "int64",
-        "user_id": "int64",
-        "merchant_id": "int64",
-        "coupon_id": "int64",
-        "discount_text": "string",
-        "discount_kind": "string",
-        "discount_rate": "float64",
-        "discount_threshold": "float64",
-        "discount_amount": "float64",
-        "distance": "int64",
-        "date_received": "date",
-    }
+    schema = ibis.schema({"line_number": "int64"}) | CANDIDATE_SCHEMA
     return ibis.memtable(frame, schema=schema)
 
 
