@@ -82,3 +82,14 @@ def test_cli_refuses_to_overwrite_and_keeps_the_old_report_when_a_run_fails(
     assert _leftovers(tmp_path) == []
     monkeypatch.undo()
     assert main(["o2o", "report", str(log), "--out", str(out), "--force"]) == 0
+
+
+def test_a_report_folder_may_not_hold_the_model(tmp_path: Path) -> None:
+    from couponlens.errors import InputError
+    from couponlens.outputs import check_model_and_report
+
+    check_model_and_report(tmp_path / "model", tmp_path / "report", force=False)
+    with pytest.raises(InputError, match="folder of its own"):
+        check_model_and_report(tmp_path / "out" / "model", tmp_path / "out", force=False)
+    with pytest.raises(InputError, match="folder of its own"):
+        check_model_and_report(tmp_path / "same", tmp_path / "same", force=False)

@@ -45,6 +45,17 @@ def check_writable(path: str | Path, *, force: bool) -> None:
     raise OutputExistsError(f"{target} already exists; pass --force to replace it")
 
 
+def check_model_and_report(model: Path, report: Path | None, *, force: bool) -> None:
+    """Check a training job's two folders: both writable, and the report not holding the model
+    (replacing the report folder would delete the model just saved inside it)."""
+    check_writable(model, force=force)
+    if report is None:
+        return
+    check_writable(report, force=force)
+    if report.resolve() == model.resolve() or report.resolve() in model.resolve().parents:
+        raise InputError("--report must be a folder of its own, not one holding --model")
+
+
 @contextmanager
 def replacing_folder(final: str | Path, *, force: bool) -> Iterator[Path]:
     """Yield an empty work folder beside ``final``; on success it becomes ``final``.

@@ -26,7 +26,12 @@ from couponlens.models.amexpert import (
     save_amexpert_model,
     train_amexpert,
 )
-from couponlens.outputs import check_writable, replacing_file, replacing_folder
+from couponlens.outputs import (
+    check_model_and_report,
+    check_writable,
+    replacing_file,
+    replacing_folder,
+)
 from couponlens.report.model_report import write_model_report
 from couponlens.report.site import SiteEntry
 
@@ -117,11 +122,7 @@ def train_command(
     force: bool = typer.Option(False, "--force", help="Replace an existing model or report."),
 ) -> None:
     """Train a redemption model on point-in-time features and print its CV AUC."""
-    check_writable(model, force=force)
-    if report is not None:
-        check_writable(report, force=force)
-        if report.resolve() in model.resolve().parents or report.resolve() == model.resolve():
-            raise InputError("--report must be a folder of its own, not one holding --model")
+    check_model_and_report(model, report, force=force)
     if cv not in CV_STRATEGIES:
         raise InputError(f"--cv: expected one of {', '.join(CV_STRATEGIES)}, got {cv!r}")
     data = _load(data_dir)

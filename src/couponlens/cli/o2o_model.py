@@ -18,7 +18,12 @@ from couponlens.errors import InputError
 from couponlens.models.artifact import load_model, save_model
 from couponlens.models.cv import STRATEGIES
 from couponlens.models.train import Scores, TrainOptions, evaluate_o2o, score_o2o, train_o2o
-from couponlens.outputs import check_writable, replacing_file, replacing_folder
+from couponlens.outputs import (
+    check_model_and_report,
+    check_writable,
+    replacing_file,
+    replacing_folder,
+)
 from couponlens.report.html import write_text_atomic
 from couponlens.report.model_report import leakage_banner, write_model_report
 from couponlens.targeting.policy import choose_recipients, cost_if_used
@@ -103,11 +108,7 @@ def train_command(
     force: bool = typer.Option(False, "--force", help="Replace an existing model or report."),
 ) -> None:
     """Train a redemption model on point-in-time windows and save it with its manifest."""
-    check_writable(model, force=force)
-    if report is not None:
-        check_writable(report, force=force)
-        if report.resolve() in model.resolve().parents or report.resolve() == model.resolve():
-            raise InputError("--report must be a folder of its own, not one holding --model")
+    check_model_and_report(model, report, force=force)
     if cv not in STRATEGIES:
         raise InputError(f"--cv: expected one of {', '.join(STRATEGIES)}, got {cv!r}")
     data = _load(history, connect(), "history")
