@@ -27,6 +27,10 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+# Shared with the other analysis families (re-exported for their modules).
+from couponlens.analysis.intervals import none_if_nan as none_if_nan
+from couponlens.analysis.intervals import wilson_interval as wilson_interval
+
 if TYPE_CHECKING:
     from couponlens.datasets.customers import CustomerData
 
@@ -108,11 +112,8 @@ def wilson(successes: float, trials: float) -> tuple[float | None, float | None]
     """
     if trials <= 0:
         return None, None
-    p = successes / trials
-    z2 = Z95 * Z95
-    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
-    half = Z95 * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = wilson_interval(successes, trials)
+    return float(low[0]), float(high[0])
 
 
 def ratio_interval(
@@ -135,18 +136,6 @@ def ratio_interval(
     n_bar = n_sum / k
     se = math.sqrt(resid / k) / n_bar
     return r, max(0.0, r - Z95 * se), min(1.0, r + Z95 * se)
-
-
-def none_if_nan(value: object) -> float | None:
-    """A float, or None for a missing value."""
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):  # type: ignore[call-overload]
-            return None
-    except (TypeError, ValueError):
-        return None
-    return float(value)  # type: ignore[arg-type]
 
 
 def literal_date(value: dt.date) -> ir.DateValue:

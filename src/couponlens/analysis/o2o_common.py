@@ -18,16 +18,19 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from couponlens._results import Result
+
+# Shared with the other analysis families (re-exported for their modules).
+from couponlens.analysis.intervals import CONFIDENCE as CONFIDENCE
+from couponlens.analysis.intervals import none_if_nan as none_if_nan
+from couponlens.analysis.intervals import wilson_interval as wilson_interval
 
 if TYPE_CHECKING:
     from couponlens.datasets.o2o import O2OData
@@ -37,7 +40,6 @@ NO_DATE_COLUMN = "not available: the file has no Date column"
 #: The state of a result whose numbers are all there.
 OK = "ok"
 #: Confidence level of every interval in the O2O analyses.
-CONFIDENCE = 0.95
 #: Day names, Monday first (the index Ibis's ``day_of_week.index()`` returns).
 WEEKDAYS: tuple[str, ...] = (
     "Monday",
@@ -89,24 +91,6 @@ def days_to_use(t: ir.Table) -> ir.IntegerValue:
     return t.purchase_date.delta(t.date_received, unit="day")
 
 
-def wilson_interval(
-    successes: np.ndarray | pd.Series | int, trials: np.ndarray | pd.Series | int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score 95% intervals (statsmodels), elementwise; NaN where ``trials`` is 0."""
-    count = np.atleast_1d(np.asarray(successes, dtype=float))
-    nobs = np.atleast_1d(np.asarray(trials, dtype=float))
-    low = np.full(count.shape, np.nan)
-    high = np.full(count.shape, np.nan)
-    ok = nobs > 0
-    if ok.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lo, hi = proportion_confint(count[ok], nobs[ok], alpha=1 - CONFIDENCE, method="wilson")
-        low[ok] = np.clip(lo, 0.0, 1.0)
-        high[ok] = np.clip(hi, 0.0, 1.0)
-    return low, high
-
-
 def add_rate_columns(
     frame: pd.DataFrame, successes: str, trials: str, rate: str, prefix: str = ""
 ) -> pd.DataFrame:
@@ -120,18 +104,6 @@ def add_rate_columns(
     out[f"{prefix}ci_low"] = low
     out[f"{prefix}ci_high"] = high
     return out
-
-
-def none_if_nan(value: object) -> float | None:
-    """A float, or None for a missing value (NaN, None, NA)."""
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):  # type: ignore[call-overload]
-            return None
-    except (TypeError, ValueError):
-        return None
-    return float(value)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, repr=False)
