@@ -49,15 +49,23 @@ def main(argv: list[str] | None = None) -> int:
         console_err.print("interrupted")
         return 130
     except CouponlensError as exc:
-        console_err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        if _caused_by_ctrl_c(exc):  # a loader wrapped DuckDB's "Query interrupted"
+            console_err.print("interrupted")
+            return 130
+        console_err.print(
+            f"error: {_one_line(str(exc))}", highlight=False, markup=False, soft_wrap=True
+        )
         return 2
     except Exception as exc:  # click's own usage errors, and anything unexpected
+        if _caused_by_ctrl_c(exc):  # DuckDB turns Ctrl-C into "Query interrupted"
+            console_err.print("interrupted")
+            return 130
         if _is_usage_error(exc):
             exc.show()  # type: ignore[attr-defined]
             return int(exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("COUPONLENS_DEBUG"):
             raise
-        first = str(exc).splitlines()[0] if str(exc) else ""
+        first = _one_line(str(exc).splitlines()[0]) if str(exc) else ""
         console_err.print(
             f"error: unexpected {type(exc).__name__}: {first} (set COUPONLENS_DEBUG=1 for details)",
             highlight=False,
@@ -66,6 +74,29 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _one_line(text: str) -> str:
+    r"""The message on one line: line breaks and other control characters (from a garbled file's
+    header, say) are shown escaped, as Python writes them.
+
+    Example:
+        >>> print(_one_line("wrong header 'a\nb\x00'"))
+        wrong header 'a\nb\x00'
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _caused_by_ctrl_c(exc: BaseException) -> bool:
+    """True when a KeyboardInterrupt is in the exception's chain of causes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _is_usage_error(exc: Exception) -> bool:

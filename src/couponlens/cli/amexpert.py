@@ -188,9 +188,13 @@ def generate_amexpert_command(
         "--transactions/--no-transactions",
         help="Write customer_transaction_data.csv (the shared real data lacks it).",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing folder (everything in it)."
+    ),
 ) -> None:
     """Synthetic AmExpert tables with consistent ids and a planted redemption signal."""
-    result = write_amexpert(out, seed=seed, customers=customers, transactions=transactions)
+    with replacing_folder(out, force=force) as work:
+        result = write_amexpert(work, seed=seed, customers=customers, transactions=transactions)
     console.print(
         f"wrote {out}: {result.train_rows:,} train offers (redemption rate "
         f"{result.train_redemption_rate:.2%}), {result.test_rows:,} test offers, "

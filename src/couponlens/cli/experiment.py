@@ -178,16 +178,19 @@ def generate_experiment_command(
     arms: Annotated[
         str, typer.Option(help="Arm names, control first, comma-separated.")
     ] = "control,coupon",
+    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
     """A randomized coupon test with planted segment effects and known per-customer CATE."""
     from couponlens.datasets.experiment_synthetic import SEGMENTS, write_experiment
+    from couponlens.outputs import check_writable
 
     names = [a.strip() for a in arms.split(",") if a.strip()]
     if len(names) < 2 or len(set(names)) != len(names):
         raise InputError(f"--arms {arms!r}: expected at least two distinct names, control first")
     if rows < 1:
         raise InputError("--rows must be at least 1")
-    sim = write_experiment(out, rows, seed, arms=names)
+    check_writable(out, force=force)
+    sim = write_experiment(out, rows, seed, arms=names)  # written whole or not at all
     console.print(
         f"wrote {len(sim.frame):,} rows to {out} (arms {', '.join(names)}; true effects in "
         f"{', '.join(sorted(set(sim.cate_columns.values())))}; planted segments: {'; '.join(SEGMENTS)})",
