@@ -16,6 +16,7 @@ import sys
 import typer
 
 from couponlens.cli._app import app, console_err
+from couponlens.cli._resources import forget_job, out_of_memory_message
 from couponlens.errors import CouponlensError
 
 
@@ -33,6 +34,7 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises for a user error)."""
+    forget_job()
     try:
         # Outside standalone mode Typer returns an Exit's code (Ctrl-C becomes Exit(130)).
         returned = app(args=argv, standalone_mode=False)
@@ -52,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         if _caused_by_ctrl_c(exc):  # a loader wrapped DuckDB's "Query interrupted"
             console_err.print("interrupted")
             return 130
+        message = out_of_memory_message(exc) or str(exc)  # a loader wrapped DuckDB's error
         console_err.print(
-            f"error: {_one_line(str(exc))}", highlight=False, markup=False, soft_wrap=True
+            f"error: {_one_line(message)}", highlight=False, markup=False, soft_wrap=True
         )
         return 2
     except Exception as exc:  # click's own usage errors, and anything unexpected
@@ -63,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         if _is_usage_error(exc):
             exc.show()  # type: ignore[attr-defined]
             return int(exc.exit_code)  # type: ignore[attr-defined]
+        out_of_memory = out_of_memory_message(exc)
+        if out_of_memory is not None:
+            console_err.print(
+                f"error: {out_of_memory}", highlight=False, markup=False, soft_wrap=True
+            )
+            return 2
         if os.environ.get("COUPONLENS_DEBUG"):
             raise
         first = _one_line(str(exc).splitlines()[0]) if str(exc) else ""

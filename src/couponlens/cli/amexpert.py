@@ -14,6 +14,7 @@ import pandas as pd
 import typer
 
 from couponlens.cli._app import app, console, generate_app
+from couponlens.cli._resources import MemoryLimit, job_engine
 from couponlens.datasets.amexpert import AmExpertData, load_amexpert, load_candidates
 from couponlens.datasets.amexpert_synthetic import write_amexpert
 from couponlens.errors import InputError
@@ -49,8 +50,8 @@ def _fmt(value: float | None) -> str:
     return "not estimable" if value is None else f"{value:.4f}"
 
 
-def _load(folder: Path) -> AmExpertData:
-    data = load_amexpert(folder)
+def _load(folder: Path, memory_limit: str | None, job: str) -> AmExpertData:
+    data = load_amexpert(folder, job_engine(memory_limit, job))
     for note in data.report.warnings:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     return data
@@ -120,12 +121,13 @@ def train_command(
         None, "--report", help="Also write the validation report (report.html) here."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing model or report."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Train a redemption model on point-in-time features and print its CV AUC."""
     check_model_and_report(model, report, force=force)
     if cv not in CV_STRATEGIES:
         raise InputError(f"--cv: expected one of {', '.join(CV_STRATEGIES)}, got {cv!r}")
-    data = _load(data_dir)
+    data = _load(data_dir, memory_limit, "amexpert train")
     with console.status("building features and training"):
         trained = train_amexpert(
             data,
@@ -156,6 +158,7 @@ def predict_command(
     ),
     out: Path = typer.Option(..., "--out", help="Scores CSV: id,redemption_status."),
     force: bool = typer.Option(False, "--force", help="Replace an existing scores file."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Score candidate offers: one output row per input row, in input order."""
     check_writable(out, force=force)
@@ -164,7 +167,7 @@ def predict_command(
         raise InputError(
             f"{candidates}: no such file; expected a CSV with id,campaign_id,coupon_id,customer_id"
         )
-    data = _load(data_dir)
+    data = _load(data_dir, memory_limit, "amexpert predict")
     cands = load_candidates(candidates, data)
     scores = predict_amexpert(loaded, data, cands)
     with replacing_file(out, force=force) as work:

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from couponlens.analysis.customers import ANALYSIS_STEPS
 from couponlens.cli._app import app, console, generate_app
+from couponlens.cli._resources import MemoryLimit, job_engine
 from couponlens.datasets.customers_synthetic import generate_customers
 from couponlens.errors import InputError
 from couponlens.outputs import check_writable, replacing_folder
@@ -34,15 +35,21 @@ app.add_typer(customers_app, name="customers")
 
 
 def run_with_progress(
-    data_dir: Path, out: Path, mapping: Path | None, clv: bool, force: bool = False
+    data_dir: Path,
+    out: Path,
+    mapping: Path | None,
+    clv: bool,
+    force: bool = False,
+    memory_limit: str | None = None,
 ) -> CustomerReportOutcome:
     """Run :func:`customers_report` with a Rich progress bar over its steps.
 
     The report folder is written under a temporary name and renamed into ``out`` at the end, so
     a failed or interrupted run leaves a previous report intact; an existing report needs
-    ``force``.
+    ``force``. ``memory_limit`` (e.g. ``"4GB"``) caps the engine's memory.
     """
     check_writable(out, force=force)
+    con = job_engine(memory_limit, "customers report")
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -57,7 +64,9 @@ def run_with_progress(
             bar.update(task, advance=1, description=step)
 
         with replacing_folder(out, force=force) as work:
-            outcome = customers_report(data_dir, work, mapping=mapping, clv=clv, progress=advance)
+            outcome = customers_report(
+                data_dir, work, mapping=mapping, clv=clv, con=con, progress=advance
+            )
     return dataclasses.replace(
         outcome,
         out_dir=str(out),
@@ -98,9 +107,10 @@ def report_command(
         True, "--clv/--no-clv", help="Fit the BG/NBD + Gamma-Gamma value models."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Analyse customer behaviour and value; write an HTML report and results.json."""
-    print_summary(run_with_progress(data_dir, out, mapping, clv, force))
+    print_summary(run_with_progress(data_dir, out, mapping, clv, force, memory_limit))
 
 
 @generate_app.command("customers")

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from couponlens.cli._app import app, console, generate_app
+from couponlens.cli._resources import MemoryLimit, job_engine
 from couponlens.errors import InputError
 
 experiment_app = typer.Typer(
@@ -66,6 +67,7 @@ def report_command(
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and row samples.")] = 0,
     force: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Analyse a randomized experiment and write report.html + results.json."""
     from couponlens.outputs import check_writable, replacing_folder
@@ -82,6 +84,7 @@ def report_command(
         outcomes=outcome,
         covariates=covariate or [],
         pre_period=pre_period or [],
+        con=job_engine(memory_limit, "experiment report"),
     )
     analysis = analyze_experiment(
         loaded,
