@@ -15,7 +15,7 @@ import typer
 
 from couponlens.cli._app import app, console, generate_app
 from couponlens.cli._resources import MemoryLimit, job_engine
-from couponlens.datasets.amexpert import AmExpertData, load_amexpert, load_candidates
+from couponlens.datasets.amexpert import TABLES, AmExpertData, load_amexpert, load_candidates
 from couponlens.datasets.amexpert_synthetic import write_amexpert
 from couponlens.errors import InputError
 from couponlens.models.amexpert import (
@@ -52,6 +52,10 @@ def _fmt(value: float | None) -> str:
 
 def _load(folder: Path, memory_limit: str | None, job: str) -> AmExpertData:
     data = load_amexpert(folder, job_engine(memory_limit, job))
+    counts = ", ".join(f"{TABLES[name][0]} {n:,}" for name, n in data.report.rows.items())
+    console.print(
+        f"rows read = kept (a bad value stops the load): {counts}", highlight=False, soft_wrap=True
+    )
     for note in data.report.warnings:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     return data

@@ -39,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import uuid
 from collections.abc import Callable
@@ -52,6 +53,12 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from couponlens._results import Result
+from couponlens.datasets._read_errors import (
+    check_header_line,
+    physical_line,
+    read_failure,
+    refuse_ragged_rows,
+)
 from couponlens.engine import connect
 from couponlens.errors import InputError
 
@@ -361,8 +368,11 @@ def _find_file(data_dir: Path, table: str, mapping: Mapping) -> Path | None:
 def _read_source(con: BaseBackend, path: Path) -> ir.Table:
     literal = str(path).replace("'", "''")
     name = f"_cl_src_{uuid.uuid4().hex[:12]}"
+    csv_file = path.suffix != ".parquet"
+    if csv_file:
+        check_header_line(path)
     try:
-        if path.suffix == ".parquet":
+        if not csv_file:
             con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{literal}')")
         else:
             con.raw_sql(
@@ -370,8 +380,12 @@ def _read_source(con: BaseBackend, path: Path) -> ir.Table:
                 f"all_varchar=true, auto_detect=true)"
             )
     except Exception as exc:  # duckdb raises several types for unreadable files
-        first = str(exc).splitlines()[0]
-        raise InputError(f"{path}: could not be read as a table ({first})") from exc
+        if not csv_file:
+            first = str(exc).splitlines()[0]
+            raise InputError(f"{path}: could not be read as a table ({first})") from exc
+        raise InputError(read_failure(con, path, exc)) from exc
+    if csv_file:
+        refuse_ragged_rows(con, path, con.table(name).columns)
     return _numbered(con, name)
 
 
@@ -382,6 +396,10 @@ def _numbered(con: BaseBackend, name: str) -> ir.Table:
     type skip the text round trip (see :func:`_native`).
     """
     return con.sql(f'SELECT rowid + 2 AS "_line", * FROM {name}')
+
+
+#: A header name that is a number, a date or the reader's own name for a headerless column.
+_DATA_LIKE = re.compile(r"^(-?[0-9][0-9.:/ -]*|column[0-9]+)$")
 
 
 def _match_columns(
@@ -407,9 +425,15 @@ def _match_columns(
                 chosen[column.name] = lower[alias]
                 break
         if column.required and column.name not in chosen:
+            names = [c for c in source.columns if c != "_line"]
+            if any(_DATA_LIKE.match(c) for c in names):
+                raise InputError(
+                    f"{where}, line 1: the header is missing (the first line is data: "
+                    f"{','.join(names)[:80]!r}); expected a header naming {column.name}"
+                )
             raise InputError(
                 f"{where}: no column for {column.name} (expected one of {list(column.aliases)}; "
-                f"the file has {list(source.columns)}); name it in a mapping file"
+                f"the file has {names}); name it in a mapping file"
             )
     older = {"user_id", "campaign_code", "status_name"} & set(lower)
     if spec and spec.columns:
@@ -452,7 +476,8 @@ def _parse(text: ir.StringValue, dtype: str, fmt: str | None) -> ir.Value:
     if dtype == "int64":
         return _int_from_text(text)
     if dtype == "float64":
-        return text.try_cast("float64")
+        number = text.try_cast("float64")
+        return ibis.ifelse(number.isinf() | number.isnan(), ibis.null("float64"), number)
     if dtype == "date":
         if fmt:
             return text.as_timestamp(fmt).cast("date")
@@ -465,9 +490,19 @@ def _parse(text: ir.StringValue, dtype: str, fmt: str | None) -> ir.Value:
 
 
 def _int_from_text(text: ir.StringValue) -> ir.IntegerValue:
-    """Whole numbers, accepting ``12.0`` (as pandas writes ints with missing values)."""
+    """Whole numbers, accepting ``12.0`` (as pandas writes ints with missing values).
+
+    Not ``1e6`` (a spreadsheet's rounding of a long id), fractions, ``inf``/``nan`` or numbers
+    beyond 64 bits; the digits themselves are cast, so a 17-digit id keeps every digit.
+    """
     number = text.try_cast("float64")
-    return ibis.ifelse(number == number.floor(), number.cast("int64"), ibis.null("int64"))
+    whole = (
+        (number % 1 == 0)  # not number.floor(): Ibis casts it to BIGINT, which overflows
+        & (number.abs() < 9.2e18)
+        & ~text.contains("e")
+        & ~text.contains("E")
+    )
+    return ibis.ifelse(whole, text.try_cast("int64"), ibis.null("int64"))
 
 
 def _first_bad(con: BaseBackend, staged: ir.Table, column: str, where: str, expected: str) -> None:
@@ -476,6 +511,8 @@ def _first_bad(con: BaseBackend, staged: ir.Table, column: str, where: str, expe
     if count:
         row = bad.order_by("_line").select("_line", f"_src_{column}").limit(1).execute()
         line = int(row["_line"].iloc[0])
+        if where.endswith((".csv", ".csv.gz")) and Path(where).is_file():
+            line = physical_line(where, line - 2)  # blank lines shift rowid + 2
         value = row[f"_src_{column}"].iloc[0]
         raise InputError(
             f"{where}, line {line}, column {column}: {value!r} is not {expected} "
