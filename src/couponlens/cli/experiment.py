@@ -86,6 +86,7 @@ def report_command(
         pre_period=pre_period or [],
         con=job_engine(memory_limit, "experiment report"),
     )
+    console.print(f"rows read {loaded.n_rows:,}, all kept (a bad value stops the load)")
     analysis = analyze_experiment(
         loaded,
         segment or [],

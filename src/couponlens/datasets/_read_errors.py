@@ -32,6 +32,7 @@ from couponlens.errors import InputError
 _LINE = re.compile(r"CSV Error on Line: (\d+)")
 _FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 _LINE_SIZE = re.compile(r"Maximum line size of (\d+) bytes exceeded")
+_NUMBER = re.compile(r"^-?[0-9][0-9.:/ -]*$")
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -94,6 +95,10 @@ def check_header_line(path: str | Path) -> list[str]:
     delimiter = max(",;\t|", key=text.count)
     names = header_names(path, delimiter)
     twice = duplicated_header_name(names)
+    if twice is not None and _NUMBER.match(twice):
+        raise InputError(
+            f"{path}, line 1: the header is missing (the first line is data: {text.strip()[:80]!r})"
+        )
     if twice is not None:
         raise InputError(f"{path}, line 1, column {twice}: the header names this column twice")
     return names
