@@ -74,7 +74,7 @@ REFUSALS: dict[str, tuple[bytes, str]] = {
     "missing header": (_file(*ROWS), r", line 1: the header is missing"),
     "outcome that is not a number": (
         _with(9, 2, b"yes"),
-        r", line 9, column converted: 'yes' is not a number",
+        r", line 9, column converted: 'yes' is not a finite number",
     ),
     "missing outcome after blank lines": (
         _file(HEADER, b"", *ROWS[:3], b"", b"", ROWS[3].replace(b",1,", b",,", 1), *ROWS[4:]),

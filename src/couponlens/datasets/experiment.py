@@ -146,10 +146,9 @@ def _check_file_values(
     checks += [(c, role) for c, role in zip(numeric, roles, strict=True) if c in table.columns]
     for column, role in checks:
         quoted = '"' + column.replace('"', '""') + '"'
-        kind = table[column].type()
         bad = f"{quoted} IS NULL"
-        if role and not (kind.is_numeric() or kind.is_boolean()):
-            bad += f" OR TRY_CAST({quoted} AS DOUBLE) IS NULL"
+        if role:  # text that is not a number, and infinities (NaN is read as missing)
+            bad += f" OR NOT coalesce(isfinite(TRY_CAST({quoted} AS DOUBLE)), false)"
         row = con.sql(
             f"SELECT rowid AS _row, CAST({quoted} AS VARCHAR) AS _value, count(*) OVER () AS _n "
             f"FROM {name} WHERE {bad} ORDER BY rowid LIMIT 1"
@@ -170,7 +169,7 @@ def _check_file_values(
             "the row"
         )
     else:
-        what = f"{value!r} is not a number {rows}; a {role} column holds numbers (or 0/1)"
+        what = f"{value!r} is not a finite number {rows}; a {role} column holds numbers (or 0/1)"
     raise InputError(f"{path}, {where}, column {column}: {what}")
 
 
