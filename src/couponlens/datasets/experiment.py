@@ -312,6 +312,11 @@ def load_experiment(
     numeric = [*outcomes, *pre_period]
     roles = ["outcome"] * len(outcomes) + ["pre-period"] * len(pre_period)
     _check_file_values(con, table, path, treatment, numeric, roles)
+    # Every value is a finite number now; the reader may still have typed a column as text
+    # (leading zeros such as ``00``), so read those as numbers.
+    as_text = {c: table[c].cast("float64") for c in numeric if table[c].type().is_string()}
+    if as_text:
+        table = con.create_table(f"{table.get_name()}_n", table.mutate(**as_text), temp=True)
     return experiment_from_table(
         table,
         con,
