@@ -13,6 +13,7 @@ import typer
 from couponlens.cli._app import app, console
 from couponlens.errors import InputError
 from couponlens.service.app import DEFAULT_MAX_BODY_BYTES, SETTINGS_ENV
+from couponlens.service.timeouts import DEFAULT_REQUEST_TIMEOUT
 
 
 @app.command("serve")
@@ -36,11 +37,20 @@ def serve_command(
         int,
         typer.Option(min=1, help="Worker processes (each holds its own snapshot in memory)."),
     ] = 1,
+    request_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds a client has to send its request headers, and then its body; "
+            "a slower client gets 408 and is disconnected.",
+        ),
+    ] = int(DEFAULT_REQUEST_TIMEOUT),
 ) -> None:
     """Serve POST /score and POST /target over HTTP (token from COUPONLENS_API_TOKEN, if set)."""
     import uvicorn
 
     from couponlens.service.app import build_service
+    from couponlens.service.timeouts import HeaderDeadlineProtocol
 
     day = None
     if as_of is not None:
@@ -51,7 +61,12 @@ def serve_command(
     token = os.environ.get("COUPONLENS_API_TOKEN") or None
     with console.status("loading the model and building the feature snapshot"):
         api, snapshot = build_service(
-            model, history, as_of=day, token=token, max_body_bytes=max_body_bytes
+            model,
+            history,
+            as_of=day,
+            token=token,
+            max_body_bytes=max_body_bytes,
+            request_timeout=request_timeout,
         )
     window = snapshot.window
     console.print(
@@ -64,8 +79,17 @@ def serve_command(
     console.print(
         f"serving on http://{host}:{port} with {workers} worker(s) (OpenAPI spec at /openapi.json)"
     )
+    # The header deadline is uvicorn's keep-alive timeout, extended to new connections.
     if workers == 1:
-        uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            api,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            http=HeaderDeadlineProtocol,
+            timeout_keep_alive=request_timeout,
+        )
         return
     del api  # each worker process builds its own app
     os.environ[SETTINGS_ENV] = json.dumps(
@@ -74,6 +98,7 @@ def serve_command(
             "history": str(history),
             "as_of": None if day is None else day.isoformat(),
             "max_body_bytes": max_body_bytes,
+            "request_timeout": request_timeout,
         }
     )
     uvicorn.run(
@@ -84,4 +109,6 @@ def serve_command(
         workers=workers,
         log_level="warning",
         access_log=False,
+        http=HeaderDeadlineProtocol,
+        timeout_keep_alive=request_timeout,
     )

@@ -29,13 +29,21 @@ import numpy as np
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from couponlens import __version__
 from couponlens.errors import CouponlensError
 from couponlens.models.artifact import O2OModel
 from couponlens.service.snapshot import FeatureSnapshot, parse_discount_cached
+from couponlens.service.timeouts import DEFAULT_REQUEST_TIMEOUT, RequestDeadline
 from couponlens.targeting.policy import choose_recipients, cost_if_used
 
 log = logging.getLogger("couponlens.service")
@@ -44,7 +52,18 @@ log = logging.getLogger("couponlens.service")
 DEFAULT_MAX_BODY_BYTES = 2_000_000
 #: Most candidates in one request.
 MAX_CANDIDATES = 10_000
-_ID = Annotated[int, Field(ge=0, lt=2**31)]
+
+
+def _json_number(value: Any) -> Any:
+    """A JSON number only: pydantic's lax mode would read ``true`` as 1 and ``"7"`` as 7."""
+    if isinstance(value, bool | str):
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    return value
+
+
+#: Only JSON numbers (``1.0`` is a whole number; ``true`` and ``"1"`` are not numbers).
+_NUMBER_ONLY = BeforeValidator(_json_number)
+_ID = Annotated[int, Field(ge=0, lt=2**31), _NUMBER_ONLY]
 
 
 class Candidate(BaseModel):
@@ -59,8 +78,13 @@ class Candidate(BaseModel):
         description="A rate in (0, 1] such as '0.95', or 'x:y' (spend x, save y) such as '150:20'.",
         max_length=32,
         examples=["150:20"],
+        # The form, for clients and schema-driven tests: a rate 0.x or 1, or spend:save. The
+        # validator also checks what a pattern cannot say (the saving is below the spend).
+        json_schema_extra={
+            "pattern": r"^(0\.[0-9]*[1-9][0-9]*|1(\.0+)?|[1-9][0-9]*(\.[0-9]+)?:[0-9]+(\.[0-9]+)?)$"
+        },
     )
-    distance: Annotated[int, Field(ge=0, le=10)] | None = Field(
+    distance: Annotated[int, Field(ge=0, le=10), _NUMBER_ONLY] | None = Field(
         default=None, description="0..10 in units of 500 m (10: over 5 km); null when unknown."
     )
     date_received: dt.date = Field(description="YYYY-MM-DD or YYYYMMDD.")
@@ -79,6 +103,8 @@ class Candidate(BaseModel):
     def _compact_date(cls, value: Any) -> Any:
         if isinstance(value, str) and len(value) == 8 and value.isdigit():
             return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+        if not isinstance(value, str | dt.date):  # pydantic would read the number 0 as 1970-01-01
+            raise ValueError("expected a date as text, YYYY-MM-DD or YYYYMMDD")
         return value
 
 
@@ -112,12 +138,15 @@ class TargetRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     candidates: list[Candidate] = Field(min_length=1, max_length=MAX_CANDIDATES)
-    budget: Annotated[int, Field(ge=0)] | None = Field(default=None, description="Most coupons.")
-    max_cost: Annotated[float, Field(ge=0)] | None = Field(
+    budget: Annotated[int, Field(ge=0), _NUMBER_ONLY] | None = Field(
+        default=None, description="Most coupons."
+    )
+    # Infinity is not a limit (JSON has none; Python's parser reads the text Infinity).
+    max_cost: Annotated[float, Field(ge=0, allow_inf_nan=False), _NUMBER_ONLY] | None = Field(
         default=None, description="Most expected discount paid."
     )
-    per_user_cap: Annotated[int, Field(ge=1)] | None = None
-    rate_basket: Annotated[float, Field(ge=0)] = Field(
+    per_user_cap: Annotated[int, Field(ge=1), _NUMBER_ONLY] | None = None
+    rate_basket: Annotated[float, Field(ge=0, allow_inf_nan=False), _NUMBER_ONLY] = Field(
         default=100.0, description="Basket a plain-rate coupon applies to, for its cost."
     )
 
@@ -149,6 +178,24 @@ class TargetResponse(BaseModel):
     random_expected_redemptions: float
     lift_over_random: float | None
     method: str
+
+
+class Refusal(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+#: Refusals besides 422 (invalid fields), documented in the OpenAPI spec.
+_REFUSED_TOKEN: dict[int | str, dict[str, Any]] = {
+    401: {"model": Refusal, "description": "Missing or wrong token (WWW-Authenticate: Bearer)."}
+}
+_REFUSED_REQUEST: dict[int | str, dict[str, Any]] = {
+    **_REFUSED_TOKEN,
+    400: {"model": Refusal, "description": "The body is not JSON text (bytes that are not UTF-8)."},
+    408: {"model": Refusal, "description": "The body did not arrive within the request timeout."},
+    413: {"model": Refusal, "description": "The body is over the size limit."},
+}
 
 
 class _BodyLimit:
@@ -251,6 +298,7 @@ def create_app(
     manifest: dict[str, Any] | None = None,
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> FastAPI:
     """The FastAPI app scoring with ``model`` from ``snapshot``.
 
@@ -260,6 +308,7 @@ def create_app(
         manifest: the model's ``manifest.json`` content, served by ``GET /model``.
         token: when set, requests need ``Authorization: Bearer <token>``.
         max_body_bytes: larger request bodies get 413.
+        request_timeout: a request body not complete within this many seconds gets 408.
     """
     api = FastAPI(
         title="couponlens scoring service",
@@ -321,12 +370,12 @@ def create_app(
         """Liveness: the model is loaded and its snapshot built."""
         return {"status": "ok", "model": model.chosen, "as_of": snapshot.as_of.isoformat()}
 
-    @api.get("/model", dependencies=guard)
+    @api.get("/model", dependencies=guard, responses=_REFUSED_TOKEN)
     async def model_info() -> dict[str, Any]:
         """The model's manifest and the feature snapshot the service scores from."""
         return {"manifest": manifest or {}, "snapshot": snapshot.describe()}
 
-    @api.post("/score", dependencies=guard)
+    @api.post("/score", dependencies=guard, responses=_REFUSED_REQUEST)
     async def score(request: ScoreRequest) -> ScoreResponse:
         """Probability of use of each candidate, in the request's order."""
         p = await batcher.score(request.candidates)
@@ -345,7 +394,7 @@ def create_app(
             leakage_features=model.leakage_features,
         )
 
-    @api.post("/target", dependencies=guard)
+    @api.post("/target", dependencies=guard, responses=_REFUSED_REQUEST)
     async def target(request: TargetRequest) -> TargetResponse:
         """The receipts maximising expected redemptions under the budget and caps."""
         p = await batcher.score(request.candidates)
@@ -387,6 +436,7 @@ def create_app(
         )
 
     api.add_middleware(_BodyLimit, limit=max_body_bytes)
+    api.add_middleware(RequestDeadline, seconds=request_timeout)
     return api
 
 
@@ -397,6 +447,7 @@ def build_service(
     as_of: dt.date | None = None,
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> tuple[FastAPI, FeatureSnapshot]:
     """Load the model (checksums verified), load the history, build the snapshot and the app."""
     from couponlens.datasets.o2o import load_o2o
@@ -409,7 +460,14 @@ def build_service(
     if not data.has_purchase_dates:
         raise CouponlensError(f"{history}: the history needs the train layout (with Date)")
     snapshot = FeatureSnapshot.build(model, data.table, as_of=as_of)
-    app = create_app(model, snapshot, manifest=manifest, token=token, max_body_bytes=max_body_bytes)
+    app = create_app(
+        model,
+        snapshot,
+        manifest=manifest,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        request_timeout=request_timeout,
+    )
     return app, snapshot
 
 
@@ -433,5 +491,6 @@ def app_from_environment() -> FastAPI:
         as_of=None if as_of is None else dt.date.fromisoformat(as_of),
         token=os.environ.get("COUPONLENS_API_TOKEN") or None,
         max_body_bytes=int(settings["max_body_bytes"]),
+        request_timeout=float(settings.get("request_timeout", DEFAULT_REQUEST_TIMEOUT)),
     )
     return api
