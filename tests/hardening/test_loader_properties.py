@@ -276,7 +276,7 @@ def test_customer_ids_amounts_and_times_match_the_oracle(
     # Ids as text: pandas would turn a column with a NULL into floats and round 17-digit ids.
     tickets = tickets.mutate(customer_id=tickets.customer_id.cast("string"))
     frame = tickets.execute().sort_values("ticket_id", key=lambda s: s.str[1:].astype(int))
-    assert [None if v is None else int(v) for v in frame["customer_id"]] == expected["customer_id"]
+    assert [None if pd.isna(v) else int(v) for v in frame["customer_id"]] == expected["customer_id"]
     assert [None if pd.isna(v) else float(v) for v in frame["original_price"]] == pytest.approx(
         expected["original_price"], rel=1e-15
     )
