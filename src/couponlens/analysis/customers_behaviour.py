@@ -59,25 +59,34 @@ def customer_table(data: CustomerData) -> ir.Table:
 def _customer_table(data: CustomerData) -> ir.Table:
     t = data.require("tickets")
     ok = t.status_id == data.success_status_id
-    day = t.time.date()
     t = t.mutate(
+        _okday=ibis.ifelse(ok, t.time.date(), ibis.null("date")),
         _ok=ok.cast("int64"),
         _promo=(ok & t.campaign_id.notnull()).cast("int64"),
-        _okday=ibis.ifelse(ok, day, ibis.null("date")),
         _disc=ibis.ifelse(ok, t.discount_value, ibis.null("float64")),
         _orig=ibis.ifelse(ok, t.original_price, ibis.null("float64")),
         _paid=ibis.ifelse(ok, t.final_price, ibis.null("float64")),
     )
-    g = t.group_by("customer_id").aggregate(
+    # Per customer and day first (every failure of a customer in one group with no day), so
+    # the active days are a count of rows, not a COUNT(DISTINCT) per customer.
+    d = t.group_by(["customer_id", "_okday"]).aggregate(
         tickets=t.count(),
         successful=t._ok.sum(),
         promoted=t._promo.sum(),
-        active_days=t._okday.nunique(),
-        first_day=t._okday.min(),
-        last_day=t._okday.max(),
         discount=t._disc.sum(),
         original=t._orig.sum(),
         spend=t._paid.sum(),
+    )
+    g = d.group_by("customer_id").aggregate(
+        tickets=d.tickets.sum(),
+        successful=d.successful.sum(),
+        promoted=d.promoted.sum(),
+        active_days=d._okday.count(),
+        first_day=d._okday.min(),
+        last_day=d._okday.max(),
+        discount=d.discount.sum(),
+        original=d.original.sum(),
+        spend=d.spend.sum(),
     )
     table = g.mutate(
         failures=g.tickets - g.successful,
