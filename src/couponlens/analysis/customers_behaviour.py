@@ -3,7 +3,8 @@
 - :func:`customer_table` (an Ibis expression, one row per customer with a ticket):
   ``tickets`` (attempts), ``failures``, ``successful``, ``success_rate``, ``promoted``,
   ``promotion_rate`` (promoted / successful), ``discount_rate`` (discount / original price of
-  successful tickets), ``active_days``, ``first_day``, ``last_day``, ``spend`` (final price).
+  successful tickets), ``active_days``, ``first_day``, ``last_day``, ``spend`` (final price),
+  ``first_day_promoted`` (a promotion was used on the first active day).
 - :func:`customer_summary`: the seed's shares: customers active on one day only, and those who
   came on one day and used a promotion that day ("one-time promotion responders").
 - :func:`cohorts`: monthly cohorts by the month of the first successful ticket; retention at
@@ -42,7 +43,6 @@ from couponlens.analysis.customers_common import (
     Z95,
     as_of_date,
     literal_date,
-    month_index,
     none_if_nan,
     ratio_interval,
     successful,
@@ -84,11 +84,13 @@ def _customer_table(data: CustomerData) -> ir.Table:
         active_days=d._okday.count(),
         first_day=d._okday.min(),
         last_day=d._okday.max(),
+        _first_promoted_day=ibis.ifelse(d.promoted > 0, d._okday, ibis.null("date")).min(),
         discount=d.discount.sum(),
         original=d.original.sum(),
         spend=d.spend.sum(),
     )
     table = g.mutate(
+        first_day_promoted=(g._first_promoted_day == g.first_day).fill_null(False),
         failures=g.tickets - g.successful,
         success_rate=g.successful / g.tickets,
         promotion_rate=ibis.ifelse(
@@ -98,6 +100,7 @@ def _customer_table(data: CustomerData) -> ir.Table:
             g.original > 0, g.discount.fill_null(0) / g.original, ibis.null("float64")
         ),
     )
+    table = table.drop("_first_promoted_day")
     return table
 
 
@@ -221,7 +224,7 @@ class Cohorts(Result):
 def cohorts(data: CustomerData) -> Cohorts:
     """Retention of each monthly cohort (first successful ticket) in the months after."""
     s = successful(data)
-    active = s.select("customer_id", m=month_index(s.month)).distinct()
+    active = s.select("customer_id", m=s.date.year() * 12 + s.date.month() - 1).distinct()
     first = active.group_by("customer_id").aggregate(cohort=active.m.min())
     j = active.join(first, "customer_id")
     j = j.mutate(offset=j.m - j.cohort)
@@ -269,18 +272,13 @@ def first_day_channel(data: CustomerData) -> ir.Table:
 
 
 def _first_day_channel(data: CustomerData) -> ir.Table:
-    s = successful(data)
-    days = s.group_by(["customer_id", "date"]).aggregate(promo=s.promoted.max())
-    rank = ibis.row_number().over(group_by=days.customer_id, order_by=days.date)
-    days = days.mutate(_n=rank)
-    first = days.filter(days._n == 0)
-    counts = days.group_by("customer_id").aggregate(active_days=days.count())
-    j = first.join(counts, "customer_id")
-    return j.select(
+    c = customer_table(data)
+    b = c.filter(c.successful > 0)
+    return b.select(
         "customer_id",
-        first_day=j.date,
-        channel=ibis.ifelse(j.promo, "promotion", "organic"),
-        returned=j.active_days > 1,
+        "first_day",
+        channel=ibis.ifelse(b.first_day_promoted, "promotion", "organic"),
+        returned=b.active_days > 1,
     )
 
 

@@ -90,11 +90,6 @@ def month_range(first: str, last: str) -> list[str]:
     return [str(p) for p in periods]
 
 
-def month_index(month: ir.StringValue) -> ir.IntegerValue:
-    """``YYYY-MM`` text -> year * 12 + month - 1 (consecutive months differ by 1)."""
-    return month.substr(0, 4).cast("int64") * 12 + month.substr(5, 2).cast("int64") - 1
-
-
 def shares_frame(frame: pd.DataFrame, count: str, share: str = "share") -> pd.DataFrame:
     """Add ``share`` = ``count`` / its column total (NaN when the total is 0)."""
     out = frame.copy()
