@@ -491,9 +491,20 @@ class Failures(Result):
 
 def failures(data: CustomerData) -> Failures:
     """Failed attempts by error group and status, overall and by month."""
-    t = data.require("tickets")
-    t = t.mutate(month=t.time.strftime("%Y-%m"))
-    attempts = t.group_by("month").aggregate(attempts=t.count()).execute()
+    tickets = data.require("tickets")
+
+    def build() -> ir.Table:
+        # Counted per day and status first: the month text is formatted on that small table,
+        # not on every ticket, and every breakdown below reads a few thousand rows.
+        daily = tickets.group_by([tickets.time.date().name("day"), "status_id"]).aggregate(
+            n=tickets.count()
+        )
+        return daily.group_by([daily.day.strftime("%Y-%m").name("month"), "status_id"]).aggregate(
+            n=daily.n.sum()
+        )
+
+    t = data.cached("tickets_by_month_and_status", build)
+    attempts = t.group_by("month").aggregate(attempts=t.n.sum()).execute()
     f = t.filter(t.status_id != data.success_status_id)
     if data.statuses is not None:
         st = data.statuses.group_by("status_id").aggregate(
@@ -511,22 +522,23 @@ def failures(data: CustomerData) -> Failures:
     f = f.mutate(error_group=f.error_group.fill_null(UNKNOWN))
     by_status = (
         f.group_by(["status_id", "status_name", "description", "error_group"])
-        .aggregate(failures=f.count())
+        .aggregate(failures=f.n.sum())
         .execute()
         .sort_values(["failures", "status_id"], ascending=[False, True])
         .reset_index(drop=True)
     )
+    by_status["failures"] = by_status["failures"].astype("int64")
     by_status = shares_frame(by_status, "failures")
-    by_group = _count_table(f, "error_group", "failures")
+    by_group = _count_table(f, "error_group", "failures", weight="n")
     total = int(by_group["failures"].sum())
     bounds = [wilson(x, total) for x in by_group["failures"]]
     by_group["ci_low"] = [b[0] for b in bounds]
     by_group["ci_high"] = [b[1] for b in bounds]
-    monthly = f.group_by(["month", "error_group"]).aggregate(failures=f.count()).execute()
+    monthly = f.group_by(["month", "error_group"]).aggregate(failures=f.n.sum()).execute()
     monthly = monthly.merge(attempts, on="month", how="left")
     monthly["failure_rate"] = monthly.failures / monthly.attempts
     monthly = monthly.sort_values(["month", "error_group"]).reset_index(drop=True)
-    by_status_month = f.group_by(["month", "status_id"]).aggregate(failures=f.count()).execute()
+    by_status_month = f.group_by(["month", "status_id"]).aggregate(failures=f.n.sum()).execute()
     by_status_month = by_status_month.merge(attempts, on="month", how="left")
     by_status_month["failure_rate"] = by_status_month.failures / by_status_month.attempts
     by_status_month = by_status_month.sort_values(["month", "status_id"]).reset_index(drop=True)
