@@ -721,21 +721,6 @@ def _drop_sources(con: BaseBackend) -> None:
         con.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
 
-def _repeated_ids(table: ir.Table, column: str) -> int:
-    """How many values of ``column`` appear on more than one row.
-
-    Grouping ten million text ids is the costly part, so the 64-bit hashes are grouped first
-    and only the rows whose hash repeats are grouped by the id itself (exact either way).
-    """
-    hashed = table.select(_id=table[column], _h=table[column].hash())
-    repeated_hashes = (
-        hashed.group_by("_h").aggregate(n=hashed.count()).filter(lambda t: t.n > 1).select("_h")
-    )
-    rows = hashed.semi_join(repeated_hashes, "_h")
-    repeated = rows.group_by("_id").aggregate(n=rows.count()).filter(lambda t: t.n > 1)
-    return int(repeated.count().execute())
-
-
 def _load_sources(
     con: BaseBackend,
     sources: dict[str, tuple[ir.Table, str]],
@@ -763,14 +748,22 @@ def _load_sources(
             "acquisition, RFM and CLV analyses need it and are not computed"
         )
     if "devices" in loaded:
-        n_repeated = _repeated_ids(loaded["devices"], "device_id")
+        devices = loaded["devices"]
+        repeated = (
+            devices.group_by("device_id").aggregate(n=devices.count()).filter(lambda t: t.n > 1)
+        )
+        n_repeated = int(repeated.count().execute())
         if n_repeated:
             loads["devices"].notes.append(
                 f"{n_repeated:,} device id(s) appear on more than one row (different models); "
                 "ticket joins use one row per id (a known model first)"
             )
     if "tickets" in loaded:
-        n_repeated = _repeated_ids(loaded["tickets"], "ticket_id")
+        tickets = loaded["tickets"]
+        repeated = (
+            tickets.group_by("ticket_id").aggregate(n=tickets.count()).filter(lambda t: t.n > 1)
+        )
+        n_repeated = int(repeated.count().execute())
         if n_repeated:
             loads["tickets"].notes.append(
                 f"{n_repeated:,} ticket id(s) appear on more than one distinct row; all are kept"
