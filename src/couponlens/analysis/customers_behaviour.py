@@ -462,25 +462,52 @@ def promotion_responsiveness(
     c = customer_table(data)  # materialised once: one row per customer
     c = c.filter(c.successful > 0)
     per = c.select("customer_id", n=c.successful, y=c.promoted)
-    totals = per.aggregate(y=per.y.sum(), n=per.n.sum()).execute()
-    overall = float(totals["y"].iloc[0]) / float(totals["n"].iloc[0]) if len(totals) else np.nan
-    rows = []
-    for dimension, table in (segments or segment_tables(data, as_of)).items():
-        seg = table.select(cid=table.customer_id, segment=table.segment)
-        j = per.left_join(seg, per.customer_id == seg.cid)
-        j = j.mutate(segment=j.segment.fill_null("unknown"))
-        agg = (
-            j.group_by("segment")
-            .aggregate(
-                k=j.count(),
-                y=j.y.sum(),
-                n=j.n.sum(),
-                yy=(j.y * j.y).sum(),
-                nn=(j.n * j.n).sum(),
-                yn=(j.y * j.n).sum(),
+
+    def sums(t: ir.Table) -> dict[str, ir.Value]:
+        return {
+            "k": t.count(),
+            "y": t.y.sum(),
+            "n": t.n.sum(),
+            "yy": (t.y * t.y).sum(),
+            "nn": (t.n * t.n).sum(),
+            "yn": (t.y * t.n).sum(),
+        }
+
+    totals = per.aggregate(**sums(per)).execute().iloc[0]
+    if not totals["k"]:
+        return pd.DataFrame()
+    overall = float(totals["y"]) / float(totals["n"])
+    tables = segments or segment_tables(data, as_of)
+    if not tables:
+        return pd.DataFrame()
+    # Every dimension in one query: the segment tables stacked, joined once to the buyers
+    # (one hash table instead of one per dimension); a dimension's buyers missing from its
+    # table are the totals minus what it matched (all sums are of integers, so exact).
+    stacked = ibis.union(
+        *[
+            t.select(
+                dimension=ibis.literal(name), cid=t.customer_id, segment=t.segment.cast("string")
             )
-            .execute()
-        )
+            for name, t in tables.items()
+        ]
+    )
+    j = stacked.inner_join(per, stacked.cid == per.customer_id)
+    j = j.mutate(segment=j.segment.fill_null("unknown"))
+    matched = j.group_by(["dimension", "segment"]).aggregate(**sums(j)).execute()
+    names = ["k", "y", "n", "yy", "nn", "yn"]
+    rows = []
+    for dimension in tables:
+        agg = matched[matched.dimension == dimension].drop(columns="dimension")
+        agg = agg.groupby("segment", as_index=False)[names].sum()
+        agg[names] = agg[names].astype(float)
+        missing = {m: float(totals[m]) - float(agg[m].sum()) for m in names}
+        if missing["k"] > 0:
+            unknown = agg.segment == "unknown"
+            if unknown.any():
+                for m in names:
+                    agg.loc[unknown, m] = agg.loc[unknown, m].astype(float) + missing[m]
+            else:
+                agg = pd.concat([agg, pd.DataFrame([{"segment": "unknown", **missing}])])
         for rec in agg.itertuples(index=False):
             rate, low, high = ratio_interval(
                 float(rec.y), float(rec.n), float(rec.yy), float(rec.nn), float(rec.yn), int(rec.k)
