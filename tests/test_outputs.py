@@ -93,3 +93,107 @@ def test_a_report_folder_may_not_hold_the_model(tmp_path: Path) -> None:
         check_model_and_report(tmp_path / "out" / "model", tmp_path / "out", force=False)
     with pytest.raises(InputError, match="folder of its own"):
         check_model_and_report(tmp_path / "same", tmp_path / "same", force=False)
+
+
+def _snapshot(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` (or the file itself) and its bytes."""
+    if path.is_file():
+        return {path.name: path.read_bytes()}
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def _customer_folder(tmp_path: Path) -> Path:
+    from couponlens.datasets.customers_synthetic import generate_customers
+
+    data = generate_customers(tmp_path / "generated", customers=60, seed=1)
+    small = tmp_path / "data"
+    small.mkdir()
+    (small / "customer.csv").write_bytes((data / "customer.csv").read_bytes())
+    return small
+
+
+#: command -> (arguments after the output path is filled in, module, function to interrupt,
+#: position of the work path among the function's positional arguments)
+JOBS: dict[str, tuple[list[str], str, str, int]] = {
+    "customers report": (
+        ["customers", "report", "DATA", "--out", "OUT", "--no-clv"],
+        "couponlens.cli.customers",
+        "customers_report",
+        1,
+    ),
+    "generate customers": (
+        ["generate", "customers", "--out", "OUT", "--customers", "20"],
+        "couponlens.cli.customers",
+        "generate_customers",
+        0,
+    ),
+    "generate amexpert": (
+        ["generate", "amexpert", "--out", "OUT", "--customers", "10", "--no-transactions"],
+        "couponlens.cli.amexpert",
+        "write_amexpert",
+        0,
+    ),
+    "generate o2o": (
+        ["generate", "o2o", "--rows", "200", "--out", "OUT.csv"],
+        "couponlens.cli.generate_o2o",
+        "generate_o2o",
+        2,
+    ),
+    "generate experiment": (
+        ["generate", "experiment", "--rows", "50", "--out", "OUT.csv"],
+        "pandas",
+        "DataFrame.to_csv",
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_report_and_generators_refuse_to_overwrite_and_survive_an_interruption(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    job: str,
+) -> None:
+    import importlib
+
+    args, module_name, function, position = JOBS[job]
+    data = _customer_folder(tmp_path) if job == "customers report" else tmp_path
+    argv = [a.replace("DATA", str(data)).replace("OUT", str(tmp_path / "out")) for a in args]
+    out = Path(argv[argv.index("--out") + 1])
+    assert main(argv) == 0, capsys.readouterr().err
+    before = _snapshot(out)
+    assert before
+    capsys.readouterr()
+
+    # An existing output is refused without --force and left as it was.
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already exists; pass --force" in err and len(err.splitlines()) == 1, err
+    assert _snapshot(out) == before
+
+    # A run interrupted half-way through writing leaves the previous output, and no temporary files.
+    def interrupted(*positional: object, **_: object) -> None:
+        work = Path(str(positional[position]))
+        if work.is_dir():  # the job's temporary folder
+            (work / "results.json").write_text("{half")
+        else:  # the job's temporary file
+            work.write_text("half written")
+        raise KeyboardInterrupt
+
+    owner: object = importlib.import_module(module_name)
+    *parents, attribute = function.split(".")
+    for parent in parents:
+        owner = getattr(owner, parent)
+    monkeypatch.setattr(owner, attribute, interrupted)
+    assert main([*argv, "--force"]) == 130
+    assert _snapshot(out) == before
+    assert _leftovers(tmp_path) == []
+    monkeypatch.undo()
+
+    # With --force a complete run replaces it.
+    assert main([*argv, "--force"]) == 0, capsys.readouterr().err
+    assert _snapshot(out)
+    assert _leftovers(tmp_path) == []

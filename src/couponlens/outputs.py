@@ -56,6 +56,15 @@ def check_model_and_report(model: Path, report: Path | None, *, force: bool) -> 
         raise InputError("--report must be a folder of its own, not one holding --model")
 
 
+def _check_not_holding_the_current_folder(target: Path) -> None:
+    """Refuse to replace a folder that holds the current folder (``--out .`` or ``--out ..``):
+    replacing it would delete where the user stands."""
+    resolved = target.resolve()
+    here = Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        raise InputError(f"{target} holds the current folder; give the output a folder of its own")
+
+
 @contextmanager
 def replacing_folder(final: str | Path, *, force: bool) -> Iterator[Path]:
     """Yield an empty work folder beside ``final``; on success it becomes ``final``.
@@ -66,6 +75,7 @@ def replacing_folder(final: str | Path, *, force: bool) -> Iterator[Path]:
     check_writable(target, force=force)
     if target.exists() and not target.is_dir():
         raise InputError(f"{target} is a file; expected a folder")
+    _check_not_holding_the_current_folder(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
@@ -90,7 +100,8 @@ def replacing_file(final: str | Path, *, force: bool) -> Iterator[Path]:
     if target.is_dir():
         raise InputError(f"{target} is a folder; expected a file name")
     target.parent.mkdir(parents=True, exist_ok=True)
-    work = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    # The work file keeps the final suffix: writers that pick a format by suffix (Parquet) see it.
+    work = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.partial{target.suffix}")
     try:
         yield work
     except BaseException:

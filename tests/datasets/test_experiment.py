@@ -54,7 +54,9 @@ def test_loader_errors_name_the_file_and_column(tmp_path: Path) -> None:
         load_experiment(tmp_path / "missing.csv", treatment="t", control="a", outcomes=["y"])
     path = tmp_path / "bad.csv"
     pd.DataFrame({"t": ["a", "b"], "y": [1, 2], "pre": [1.0, None]}).to_csv(path, index=False)
-    with pytest.raises(InputError, match=r"bad.csv: pre-period column 'pre' is missing in 1 rows"):
+    with pytest.raises(
+        InputError, match=r"bad.csv, line 3, column pre: the pre-period value is missing \(1 row\)"
+    ):
         load_experiment(path, treatment="t", control="a", outcomes=["y"], pre_period=["pre"])
     with pytest.raises(
         InputError, match=r"bad.csv: no covariate column 'age'; the columns are: t, y, pre"

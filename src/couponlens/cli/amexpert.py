@@ -14,7 +14,8 @@ import pandas as pd
 import typer
 
 from couponlens.cli._app import app, console, generate_app
-from couponlens.datasets.amexpert import AmExpertData, load_amexpert, load_candidates
+from couponlens.cli._resources import MemoryLimit, job_engine
+from couponlens.datasets.amexpert import TABLES, AmExpertData, load_amexpert, load_candidates
 from couponlens.datasets.amexpert_synthetic import write_amexpert
 from couponlens.errors import InputError
 from couponlens.models.amexpert import (
@@ -49,8 +50,12 @@ def _fmt(value: float | None) -> str:
     return "not estimable" if value is None else f"{value:.4f}"
 
 
-def _load(folder: Path) -> AmExpertData:
-    data = load_amexpert(folder)
+def _load(folder: Path, memory_limit: str | None, job: str) -> AmExpertData:
+    data = load_amexpert(folder, job_engine(memory_limit, job))
+    counts = ", ".join(f"{TABLES[name][0]} {n:,}" for name, n in data.report.rows.items())
+    console.print(
+        f"rows read = kept (a bad value stops the load): {counts}", highlight=False, soft_wrap=True
+    )
     for note in data.report.warnings:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     return data
@@ -120,12 +125,13 @@ def train_command(
         None, "--report", help="Also write the validation report (report.html) here."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing model or report."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Train a redemption model on point-in-time features and print its CV AUC."""
     check_model_and_report(model, report, force=force)
     if cv not in CV_STRATEGIES:
         raise InputError(f"--cv: expected one of {', '.join(CV_STRATEGIES)}, got {cv!r}")
-    data = _load(data_dir)
+    data = _load(data_dir, memory_limit, "amexpert train")
     with console.status("building features and training"):
         trained = train_amexpert(
             data,
@@ -156,6 +162,7 @@ def predict_command(
     ),
     out: Path = typer.Option(..., "--out", help="Scores CSV: id,redemption_status."),
     force: bool = typer.Option(False, "--force", help="Replace an existing scores file."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Score candidate offers: one output row per input row, in input order."""
     check_writable(out, force=force)
@@ -164,7 +171,7 @@ def predict_command(
         raise InputError(
             f"{candidates}: no such file; expected a CSV with id,campaign_id,coupon_id,customer_id"
         )
-    data = _load(data_dir)
+    data = _load(data_dir, memory_limit, "amexpert predict")
     cands = load_candidates(candidates, data)
     scores = predict_amexpert(loaded, data, cands)
     with replacing_file(out, force=force) as work:
@@ -188,9 +195,13 @@ def generate_amexpert_command(
         "--transactions/--no-transactions",
         help="Write customer_transaction_data.csv (the shared real data lacks it).",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing folder (everything in it)."
+    ),
 ) -> None:
     """Synthetic AmExpert tables with consistent ids and a planted redemption signal."""
-    result = write_amexpert(out, seed=seed, customers=customers, transactions=transactions)
+    with replacing_folder(out, force=force) as work:
+        result = write_amexpert(work, seed=seed, customers=customers, transactions=transactions)
     console.print(
         f"wrote {out}: {result.train_rows:,} train offers (redemption rate "
         f"{result.train_redemption_rate:.2%}), {result.test_rows:,} test offers, "

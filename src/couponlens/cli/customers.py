@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -19,8 +20,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from couponlens.analysis.customers import ANALYSIS_STEPS
 from couponlens.cli._app import app, console, generate_app
+from couponlens.cli._resources import MemoryLimit, job_engine
 from couponlens.datasets.customers_synthetic import generate_customers
 from couponlens.errors import InputError
+from couponlens.outputs import check_writable, replacing_folder
 from couponlens.report.customers import REPORT_STEPS, CustomerReportOutcome, customers_report
 from couponlens.report.site import SiteEntry
 
@@ -32,9 +35,21 @@ app.add_typer(customers_app, name="customers")
 
 
 def run_with_progress(
-    data_dir: Path, out: Path, mapping: Path | None, clv: bool
+    data_dir: Path,
+    out: Path,
+    mapping: Path | None,
+    clv: bool,
+    force: bool = False,
+    memory_limit: str | None = None,
 ) -> CustomerReportOutcome:
-    """Run :func:`customers_report` with a Rich progress bar over its steps."""
+    """Run :func:`customers_report` with a Rich progress bar over its steps.
+
+    The report folder is written under a temporary name and renamed into ``out`` at the end, so
+    a failed or interrupted run leaves a previous report intact; an existing report needs
+    ``force``. ``memory_limit`` (e.g. ``"4GB"``) caps the engine's memory.
+    """
+    check_writable(out, force=force)
+    con = job_engine(memory_limit, "customers report")
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -48,7 +63,16 @@ def run_with_progress(
         def advance(step: str) -> None:
             bar.update(task, advance=1, description=step)
 
-        return customers_report(data_dir, out, mapping=mapping, clv=clv, progress=advance)
+        with replacing_folder(out, force=force) as work:
+            outcome = customers_report(
+                data_dir, work, mapping=mapping, clv=clv, con=con, progress=advance
+            )
+    return dataclasses.replace(
+        outcome,
+        out_dir=str(out),
+        report_path=str(out / "report.html"),
+        results_path=str(out / "results.json"),
+    )
 
 
 def print_summary(outcome: CustomerReportOutcome) -> None:
@@ -82,9 +106,11 @@ def report_command(
     clv: bool = typer.Option(
         True, "--clv/--no-clv", help="Fit the BG/NBD + Gamma-Gamma value models."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Analyse customer behaviour and value; write an HTML report and results.json."""
-    print_summary(run_with_progress(data_dir, out, mapping, clv))
+    print_summary(run_with_progress(data_dir, out, mapping, clv, force, memory_limit))
 
 
 @generate_app.command("customers")
@@ -92,12 +118,16 @@ def generate_command(
     out: Path = typer.Option(..., "--out", help="Folder for the five tables and truth.json."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     customers: int = typer.Option(20_000, "--customers", help="Registered customers (>= 10)."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing folder (everything in it)."
+    ),
 ) -> None:
     """Write a synthetic cinema ticketing business (2019-2022) with planted truths."""
     if customers < 10:
         raise InputError(f"--customers must be at least 10, got {customers}")
-    folder = generate_customers(out, customers=customers, seed=seed)
-    console.print(f"wrote the customer tables and truth.json to {folder}")
+    with replacing_folder(out, force=force) as work:
+        generate_customers(work, customers=customers, seed=seed)
+    console.print(f"wrote the customer tables and truth.json to {out}")
 
 
 def demo_customers(out: Path, seed: int, clv: bool = False) -> SiteEntry:

@@ -117,7 +117,8 @@ def demo_experiment(out: Path, rows: int, seed: int) -> SiteEntry:
 
     console.rule("Coupon experiment")
     table = out / "data" / "experiment.csv"
-    _run(["generate", "experiment", "--rows", str(rows), "--seed", str(seed), "--out", str(table)])
+    _run(["generate", "experiment", "--rows", str(rows), "--seed", str(seed), "--out", str(table),
+          "--force"])  # fmt: skip
     segments = [arg for rule in (*SEGMENTS, *EXTRA_SEGMENTS) for arg in ("--segment", rule)]
     _run(["experiment", "report", str(table), "--treatment", "treatment", "--control", "control",
           "--outcome", "trans_after", "--outcome", "revenue_after", "--outcome", "converted",

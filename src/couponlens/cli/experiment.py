@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from couponlens.cli._app import app, console, generate_app
+from couponlens.cli._resources import MemoryLimit, job_engine
 from couponlens.errors import InputError
 
 experiment_app = typer.Typer(
@@ -66,6 +67,7 @@ def report_command(
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and row samples.")] = 0,
     force: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Analyse a randomized experiment and write report.html + results.json."""
     from couponlens.outputs import check_writable, replacing_folder
@@ -82,7 +84,9 @@ def report_command(
         outcomes=outcome,
         covariates=covariate or [],
         pre_period=pre_period or [],
+        con=job_engine(memory_limit, "experiment report"),
     )
+    console.print(f"rows read {loaded.n_rows:,}, all kept (a bad value stops the load)")
     analysis = analyze_experiment(
         loaded,
         segment or [],
@@ -178,16 +182,19 @@ def generate_experiment_command(
     arms: Annotated[
         str, typer.Option(help="Arm names, control first, comma-separated.")
     ] = "control,coupon",
+    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
     """A randomized coupon test with planted segment effects and known per-customer CATE."""
     from couponlens.datasets.experiment_synthetic import SEGMENTS, write_experiment
+    from couponlens.outputs import check_writable
 
     names = [a.strip() for a in arms.split(",") if a.strip()]
     if len(names) < 2 or len(set(names)) != len(names):
         raise InputError(f"--arms {arms!r}: expected at least two distinct names, control first")
     if rows < 1:
         raise InputError("--rows must be at least 1")
-    sim = write_experiment(out, rows, seed, arms=names)
+    check_writable(out, force=force)
+    sim = write_experiment(out, rows, seed, arms=names)  # written whole or not at all
     console.print(
         f"wrote {len(sim.frame):,} rows to {out} (arms {', '.join(names)}; true effects in "
         f"{', '.join(sorted(set(sim.cate_columns.values())))}; planted segments: {'; '.join(SEGMENTS)})",

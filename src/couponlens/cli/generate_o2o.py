@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,8 @@ import typer
 
 from couponlens.cli._app import console, generate_app
 from couponlens.datasets.o2o_synthetic import generate_o2o
+from couponlens.errors import InputError
+from couponlens.outputs import check_writable, replacing_file
 
 
 @generate_app.command("o2o")
@@ -34,11 +37,23 @@ def generate_o2o_command(
             "(give the train file's --rows and --seed)."
         ),
     ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing log or truth file.")] = False,
 ) -> None:
     """A synthetic O2O coupon log calibrated to the real Tianchi file, with a planted truth."""
-    summary = generate_o2o(rows, seed, out, truth, layout=layout, world_rows=world_rows)
+    if truth is not None and truth.resolve() == out.resolve():
+        raise InputError(f"{truth}: the truth file must differ from the output file")
+    check_writable(out, force=force)
+    if truth is not None:
+        check_writable(truth, force=force)
+    # Both files are written under temporary names and renamed only when both are complete.
+    with contextlib.ExitStack() as stack:
+        work = stack.enter_context(replacing_file(out, force=force))
+        work_truth = (
+            None if truth is None else stack.enter_context(replacing_file(truth, force=force))
+        )
+        summary = generate_o2o(rows, seed, work, work_truth, layout=layout, world_rows=world_rows)
     console.print(
-        f"wrote {summary.rows:,} rows to {summary.path} in {summary.seconds:.1f} s: "
+        f"wrote {summary.rows:,} rows to {out} in {summary.seconds:.1f} s: "
         f"{summary.receipts:,} coupon receipts, {summary.normal_purchases:,} normal purchases, "
         f"{summary.users:,} users, {summary.merchants:,} merchants, {summary.coupons:,} coupons",
         highlight=False,
@@ -51,6 +66,6 @@ def generate_o2o_command(
         )
     if summary.truth_path:
         console.print(
-            f"truth (mean probability {summary.mean_truth_probability:.4f}): {summary.truth_path}",
+            f"truth (mean probability {summary.mean_truth_probability:.4f}): {truth}",
             highlight=False,
         )

@@ -10,18 +10,26 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from couponlens.analysis.o2o import ANALYSIS_STEPS
 from couponlens.cli._app import console, o2o_app
+from couponlens.cli._resources import MemoryLimit, job_engine
 from couponlens.outputs import replacing_folder
 from couponlens.report.o2o import REPORT_STEPS, O2OReportOutcome, o2o_report
 
 
 def run_with_progress(
-    path: Path, out: Path, popular_threshold: int, strict: bool, force: bool = False
+    path: Path,
+    out: Path,
+    popular_threshold: int,
+    strict: bool,
+    force: bool = False,
+    memory_limit: str | None = None,
 ) -> O2OReportOutcome:
     """Run :func:`o2o_report` with a Rich progress bar over its steps.
 
     The report folder is written under a temporary name and renamed into ``out`` at the end, so
     a failed run leaves a previous report intact; an existing report needs ``force``.
+    ``memory_limit`` (e.g. ``"4GB"``) caps the engine's memory.
     """
+    con = job_engine(memory_limit, "o2o report")
     steps = len(ANALYSIS_STEPS) + len(REPORT_STEPS)
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -38,7 +46,12 @@ def run_with_progress(
 
         with replacing_folder(out, force=force) as work:
             outcome = o2o_report(
-                path, work, popular_threshold=popular_threshold, strict=strict, progress=advance
+                path,
+                work,
+                popular_threshold=popular_threshold,
+                strict=strict,
+                con=con,
+                progress=advance,
             )
     quarantine = outcome.quarantine_path
     return dataclasses.replace(
@@ -86,6 +99,7 @@ def report_command(
         False, "--strict", help="Stop at the first bad row instead of quarantining it."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Analyse coupon usage, store traffic and spending habits; write an HTML report."""
-    print_summary(run_with_progress(file, out, popular_threshold, strict, force))
+    print_summary(run_with_progress(file, out, popular_threshold, strict, force, memory_limit))

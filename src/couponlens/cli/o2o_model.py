@@ -12,8 +12,8 @@ import pandas as pd
 import typer
 
 from couponlens.cli._app import app, console, o2o_app
+from couponlens.cli._resources import MemoryLimit, job_engine
 from couponlens.datasets.o2o import O2OData, load_o2o
-from couponlens.engine import connect
 from couponlens.errors import InputError
 from couponlens.models.artifact import load_model, save_model
 from couponlens.models.cv import STRATEGIES
@@ -64,9 +64,8 @@ def _sidecar(out: Path, model_dir: Path, scores: Scores, extra: dict[str, object
     return path
 
 
-def _score(model_dir: Path, candidates: Path, history: Path) -> tuple[Scores, O2OData]:
+def _score(model_dir: Path, candidates: Path, history: Path, con: object) -> tuple[Scores, O2OData]:
     model = load_model(model_dir)
-    con = connect()
     past = _load(history, con, "history")
     if not past.has_purchase_dates:
         raise InputError(f"{history}: the history needs the train layout (with the Date column)")
@@ -106,12 +105,13 @@ def train_command(
         None, "--report", help="Also write the validation report (report.html) here."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing model or report."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Train a redemption model on point-in-time windows and save it with its manifest."""
     check_model_and_report(model, report, force=force)
     if cv not in STRATEGIES:
         raise InputError(f"--cv: expected one of {', '.join(STRATEGIES)}, got {cv!r}")
-    data = _load(history, connect(), "history")
+    data = _load(history, job_engine(memory_limit, "o2o train"), "history")
     if not data.has_purchase_dates:
         raise InputError(f"{history}: training needs the train layout (with the Date column)")
     options = TrainOptions(
@@ -178,10 +178,11 @@ def predict_command(
         ..., "--out", help="Scores CSV: User_id,Coupon_id,Date_received,Probability."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing scores file."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Score candidate receipts; one output row per input row, in input order."""
     check_writable(out, force=force)
-    scores, _ = _score(model, candidates, history)
+    scores, _ = _score(model, candidates, history, job_engine(memory_limit, "o2o predict"))
     f = scores.frame
     table = pd.DataFrame(
         {
@@ -217,11 +218,12 @@ def evaluate_command(
         None, "--truth", help="Generator truth file: shows the true-probability ceiling."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Measure a model on labelled receipts and write the model report."""
     check_writable(out, force=force)
     loaded = load_model(model)
-    con = connect()
+    con = job_engine(memory_limit, "o2o evaluate")
     past = _load(history, con, "history")
     rows = _load(labelled, con, "labelled")
     start = None
@@ -289,12 +291,13 @@ def target_command(
         help="Basket a plain-rate coupon applies to, for its cost (rate coupons only).",
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing recipients file."),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Choose the receipts that maximise expected redemptions under a budget or cost limit."""
     check_writable(out, force=force)
     if budget is None and max_cost is None:
         raise InputError("give --budget N (coupons) or --max-cost AMOUNT (expected discount paid)")
-    scores, _ = _score(model, candidates, history)
+    scores, _ = _score(model, candidates, history, job_engine(memory_limit, "target"))
     f = scores.frame
     kind = np.where(f["discount_is_spend_save"] == 1, "spend_save", "rate")
     cost = cost_if_used(kind, f["discount_rate"], f["discount_amount"], rate_basket=rate_basket)

@@ -41,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,11 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from couponlens._results import Result
+from couponlens.datasets._read_errors import (
+    duplicated_header_name,
+    physical_line,
+    read_error_message,
+)
 from couponlens.engine import connect
 from couponlens.errors import InputError, ValidationError
 
@@ -176,6 +182,8 @@ def _read_header(path: Path) -> list[str]:
         first = handle.readline(1 << 20)
     if not first.strip():
         raise InputError(f"{path}: the file is empty; expected a header line and data rows")
+    if b"\x00" in first:
+        raise InputError(f"{path}, line 1: binary data (a NUL byte), not CSV text")
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -184,6 +192,12 @@ def _read_header(path: Path) -> list[str]:
 
 
 def _check_header(path: Path, header: Sequence[str], required: Sequence[str]) -> None:
+    twice = duplicated_header_name(header)
+    if twice is not None:
+        raise InputError(
+            f"{path}, line 1, column {twice}: the header names this column twice; "
+            f"expected {','.join(required)}"
+        )
     missing = [c for c in required if c not in header]
     if not missing:
         return
@@ -192,6 +206,11 @@ def _check_header(path: Path, header: Sequence[str], required: Sequence[str]) ->
         raise InputError(
             f"{path}, line 1: the file is not comma-separated (found {shown[:80]!r}); "
             f"expected the header {','.join(required)}"
+        )
+    if all(re.fullmatch(r"-?[0-9.]+", c) for c in header):
+        raise InputError(
+            f"{path}, line 1: the header is missing (the first line is data: {shown[:80]!r}); "
+            f"expected {','.join(required)}"
         )
     raise InputError(
         f"{path}, line 1: missing column(s) {', '.join(missing)} in header {shown[:160]!r}; "
@@ -212,13 +231,18 @@ def _read_text_table(con: BaseBackend, path: Path, required: Sequence[str], name
             f"null_padding=false)"
         )
     except Exception as exc:  # the engine's reader: ragged rows, invalid UTF-8, ...
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: could not read the file: {message}") from exc
+        raise InputError(read_error_message(path, exc, header)) from exc
     cols = ", ".join(f'"{c}"' for c in required)
     return con.sql(f"SELECT rowid + 2 AS line_number, {cols} FROM {name}")
 
 
 Problem = tuple[str, ir.BooleanValue, str]
+
+
+def _line(path: Path, numbered: object) -> int:
+    """The physical line of a row numbered ``rowid + 2`` (blank lines and quoted line breaks
+    shift the two apart); only called on the error path."""
+    return physical_line(path, int(numbered) - 2)  # type: ignore[call-overload]
 
 
 def _first_problem(path: Path, t: ir.Table, problems: list[Problem]) -> None:
@@ -233,7 +257,7 @@ def _first_problem(path: Path, t: ir.Table, problems: list[Problem]) -> None:
     if len(bad):
         row = bad.iloc[0]
         raise ValidationError(
-            str(path), int(row["line_number"]), str(row["_column"]), str(row["_reason"])
+            str(path), _line(path, row["line_number"]), str(row["_column"]), str(row["_reason"])
         )
 
 
@@ -252,9 +276,10 @@ def _duplicates(path: Path, t: ir.Table, key: str) -> None:
         row = dup.iloc[0]
         raise ValidationError(
             str(path),
-            int(row["line_number"]),
+            _line(path, row["line_number"]),
             key,
-            f"{key} {row[key]} repeats line {int(row['first_line'])}; expected one row per {key}",
+            f"{key} {row[key]} repeats line {_line(path, row['first_line'])}; "
+            f"expected one row per {key}",
         )
 
 
@@ -266,7 +291,7 @@ def _orphans(path: Path, t: ir.Table, key: str, parent: ir.Table, parent_file: s
         first = row.iloc[0]
         raise ValidationError(
             str(path),
-            int(first["line_number"]),
+            _line(path, first["line_number"]),
             key,
             f"{key} {first[key]} is not in {parent_file}",
         )

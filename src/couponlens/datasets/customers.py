@@ -38,13 +38,12 @@ Example:
 
 from __future__ import annotations
 
-import json
-import tomllib
+import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -52,6 +51,13 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from couponlens._results import Result
+from couponlens.datasets import _mapping_checks as _checks
+from couponlens.datasets._read_errors import (
+    check_header_line,
+    physical_line,
+    read_failure,
+    refuse_ragged_rows,
+)
 from couponlens.engine import connect
 from couponlens.errors import InputError
 
@@ -213,19 +219,10 @@ def read_mapping(path: str | Path) -> Mapping:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: mapping file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() == ".toml":
-            raw: dict[str, Any] = tomllib.loads(text)
-        elif path.suffix.lower() == ".json":
-            raw = json.loads(text)
-        else:
-            raise InputError(f"{path}: a mapping file must end in .json or .toml")
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from exc
+    raw = _checks.parse_mapping_text(path)
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a table of tables at the top level")
-    options = raw.pop("options", {})
+    options = _checks.table(path, "[options]", raw.pop("options", {}), "{ no_campaign_id = 0 }")
     unknown = set(raw) - set(TABLES)
     if unknown:
         raise InputError(
@@ -242,11 +239,27 @@ def read_mapping(path: str | Path) -> Mapping:
                 f"expected some of {sorted(allowed)}"
             )
         names = {c.name for c in SCHEMA[table]}
-        columns = {str(k): str(v) for k, v in dict(spec.get("columns", {})).items()}
+        columns = _checks.names(path, f"[{table}] columns", spec.get("columns", {}))
+        value_maps = _checks.table(
+            path, f"[{table}] values", spec.get("values", {}), '{ gender = { H = "male" } }'
+        )
         values = {
-            str(k): {str(a): str(b) for a, b in dict(v).items()}
-            for k, v in dict(spec.get("values", {})).items()
+            str(k): {
+                str(a): str(b)
+                for a, b in _checks.table(
+                    path, f"[{table}] values.{k}", v, '{ H = "male", F = "female" }'
+                ).items()
+            }
+            for k, v in value_maps.items()
         }
+        claimed: dict[str, str] = {}
+        for key, source in columns.items():
+            other = claimed.setdefault(source.strip().lower(), key)
+            if other != key:
+                raise InputError(
+                    f"{path}: [{table}] maps both {other} and {key} to the column {source!r}; "
+                    "each canonical column needs a column of its own"
+                )
         for key in list(columns) + list(values):
             if key not in names:
                 raise InputError(
@@ -254,11 +267,15 @@ def read_mapping(path: str | Path) -> Mapping:
                     f"expected one of {sorted(names)}"
                 )
         tables[table] = TableMapping(
-            file=spec.get("file"),
+            file=_checks.text(path, f"[{table}] file", spec.get("file")),
             columns=columns,
             values=values,
-            time_format=spec.get("time_format"),
-            date_format=spec.get("date_format"),
+            time_format=_checks.strptime_format(
+                path, f"[{table}] time_format", spec.get("time_format")
+            ),
+            date_format=_checks.strptime_format(
+                path, f"[{table}] date_format", spec.get("date_format")
+            ),
         )
     allowed_options = {"placeholder_birth_date", "success_status_id", "no_campaign_id"}
     if set(options) - allowed_options:
@@ -270,9 +287,19 @@ def read_mapping(path: str | Path) -> Mapping:
     no_campaign = options.get("no_campaign_id", 0)
     return Mapping(
         tables=tables,
-        placeholder_birth_date=placeholder,
-        success_status_id=int(options.get("success_status_id", SUCCESS_STATUS_ID)),
-        no_campaign_id=None if no_campaign in (None, "") else int(no_campaign),
+        placeholder_birth_date=(
+            None
+            if placeholder is None
+            else _checks.iso_date(path, "[options] placeholder_birth_date", placeholder)
+        ),
+        success_status_id=_checks.whole_number(
+            path, "[options] success_status_id", options.get("success_status_id", 1)
+        ),
+        no_campaign_id=(
+            None
+            if no_campaign in (None, "")
+            else _checks.whole_number(path, "[options] no_campaign_id", no_campaign)
+        ),
         source=str(path),
     )
 
@@ -361,8 +388,11 @@ def _find_file(data_dir: Path, table: str, mapping: Mapping) -> Path | None:
 def _read_source(con: BaseBackend, path: Path) -> ir.Table:
     literal = str(path).replace("'", "''")
     name = f"_cl_src_{uuid.uuid4().hex[:12]}"
+    csv_file = path.suffix != ".parquet"
+    if csv_file:
+        check_header_line(path)
     try:
-        if path.suffix == ".parquet":
+        if not csv_file:
             con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{literal}')")
         else:
             con.raw_sql(
@@ -370,8 +400,12 @@ def _read_source(con: BaseBackend, path: Path) -> ir.Table:
                 f"all_varchar=true, auto_detect=true)"
             )
     except Exception as exc:  # duckdb raises several types for unreadable files
-        first = str(exc).splitlines()[0]
-        raise InputError(f"{path}: could not be read as a table ({first})") from exc
+        if not csv_file:
+            first = str(exc).splitlines()[0]
+            raise InputError(f"{path}: could not be read as a table ({first})") from exc
+        raise InputError(read_failure(con, path, exc)) from exc
+    if csv_file:
+        refuse_ragged_rows(con, path, con.table(name).columns)
     return _numbered(con, name)
 
 
@@ -384,11 +418,17 @@ def _numbered(con: BaseBackend, name: str) -> ir.Table:
     return con.sql(f'SELECT rowid + 2 AS "_line", * FROM {name}')
 
 
+#: A header name that is a number, a date or the reader's own name for a headerless column.
+_DATA_LIKE = re.compile(r"^(-?[0-9][0-9.:/ -]*|column[0-9]+)$")
+
+
 def _match_columns(
     source: ir.Table, table: str, spec: TableMapping | None, where: str
 ) -> tuple[dict[str, str], str]:
     """canonical name -> source name, and the layout recognised."""
     lower = {c.strip().lower(): c for c in source.columns}
+    # A column the mapping names for one canonical column is not another's by its alias.
+    claimed = {v.strip().lower() for v in spec.columns.values()} if spec else set()
     chosen: dict[str, str] = {}
     for column in SCHEMA[table]:
         explicit = spec.columns.get(column.name) if spec else None
@@ -403,13 +443,19 @@ def _match_columns(
             )
             continue
         for alias in column.aliases:
-            if alias in lower:
+            if alias in lower and alias not in claimed:
                 chosen[column.name] = lower[alias]
                 break
         if column.required and column.name not in chosen:
+            names = [c for c in source.columns if c != "_line"]
+            if any(_DATA_LIKE.match(c) for c in names):
+                raise InputError(
+                    f"{where}, line 1: the header is missing (the first line is data: "
+                    f"{','.join(names)[:80]!r}); expected a header naming {column.name}"
+                )
             raise InputError(
                 f"{where}: no column for {column.name} (expected one of {list(column.aliases)}; "
-                f"the file has {list(source.columns)}); name it in a mapping file"
+                f"the file has {names}); name it in a mapping file"
             )
     older = {"user_id", "campaign_code", "status_name"} & set(lower)
     if spec and spec.columns:
@@ -425,6 +471,12 @@ def _match_columns(
 def _trim(value: str) -> str:  # type: ignore[empty-body]
     """DuckDB's own ``trim`` (spaces): Ibis's ``strip()`` lists every whitespace character and
     ran 30 times slower on a million rows."""
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime(value: str, format: str) -> dt.datetime:  # type: ignore[empty-body]
+    """DuckDB's ``try_strptime``: NULL for a text that does not match the format (``strptime``,
+    what Ibis's ``as_timestamp`` compiles to, stops the whole query instead)."""
 
 
 def _native(value: ir.Value, dtype: str) -> bool:
@@ -458,22 +510,33 @@ def _parse(text: ir.StringValue, dtype: str, fmt: str | None) -> ir.Value:
     if dtype == "int64":
         return _int_from_text(text)
     if dtype == "float64":
-        return text.try_cast("float64")
+        number = text.try_cast("float64")
+        return ibis.ifelse(number.isinf() | number.isnan(), ibis.null("float64"), number)
     if dtype == "date":
         if fmt:
-            return text.as_timestamp(fmt).cast("date")
+            return _try_strptime(text, fmt).cast("date")
         return text.try_cast("date")
     if dtype == "timestamp":
         if fmt:
-            return text.as_timestamp(fmt)
+            return _try_strptime(text, fmt)
         return text.try_cast("timestamp")
     raise AssertionError(dtype)
 
 
 def _int_from_text(text: ir.StringValue) -> ir.IntegerValue:
-    """Whole numbers, accepting ``12.0`` (as pandas writes ints with missing values)."""
+    """Whole numbers, accepting ``12.0`` (as pandas writes ints with missing values).
+
+    Not ``1e6`` (a spreadsheet's rounding of a long id), fractions, ``inf``/``nan`` or numbers
+    beyond 64 bits; the digits themselves are cast, so a 17-digit id keeps every digit.
+    """
     number = text.try_cast("float64")
-    return ibis.ifelse(number == number.floor(), number.cast("int64"), ibis.null("int64"))
+    whole = (
+        (number % 1 == 0)  # not number.floor(): Ibis casts it to BIGINT, which overflows
+        & (number.abs() < 9.2e18)
+        & ~text.contains("e")
+        & ~text.contains("E")
+    )
+    return ibis.ifelse(whole, text.try_cast("int64"), ibis.null("int64"))
 
 
 def _first_bad(con: BaseBackend, staged: ir.Table, column: str, where: str, expected: str) -> None:
@@ -482,6 +545,8 @@ def _first_bad(con: BaseBackend, staged: ir.Table, column: str, where: str, expe
     if count:
         row = bad.order_by("_line").select("_line", f"_src_{column}").limit(1).execute()
         line = int(row["_line"].iloc[0])
+        if where.endswith((".csv", ".csv.gz")) and Path(where).is_file():
+            line = physical_line(where, line - 2)  # blank lines shift rowid + 2
         value = row[f"_src_{column}"].iloc[0]
         raise InputError(
             f"{where}, line {line}, column {column}: {value!r} is not {expected} "

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,12 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from couponlens.datasets._read_errors import (
+    check_header_line,
+    physical_line,
+    read_failure,
+    refuse_ragged_rows,
+)
 from couponlens.engine import connect
 from couponlens.errors import InputError
 
@@ -90,15 +97,80 @@ def _read(con: BaseBackend, path: Path) -> ir.Table:
     if path.is_dir():
         raise InputError(f"{path}: is a folder; expected a CSV or Parquet file")
     name = f"_experiment_{uuid.uuid4().hex[:10]}"
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    if not parquet:
+        check_header_line(path)
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if parquet:
             source = con.read_parquet(path)
         else:
             source = con.read_csv(path, nullstr=["", "NA", "null", "NaN"])
-        return con.create_table(name, source, temp=True)
+        table = con.create_table(name, source, temp=True)
     except Exception as exc:  # the engine's reader: unreadable, not CSV, bad encoding, ...
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: could not read the file: {message}") from exc
+        if parquet:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{path}: could not read the file: {message}") from exc
+        raise InputError(read_failure(con, path, exc)) from exc
+    if not parquet:
+        refuse_ragged_rows(con, path, table.columns)
+    return table
+
+
+def _check_file_values(
+    con: BaseBackend,
+    table: ir.Table,
+    path: Path,
+    treatment: str,
+    numeric: Sequence[str],
+    roles: Sequence[str],
+) -> None:
+    """Name the file, line and column of the first bad value (the header is line 1).
+
+    A missing header, a missing arm, and a missing or non-numeric outcome or pre-period value;
+    in a Parquet file the position is the row number.
+    """
+    if int(table.count().execute()) == 0:
+        raise InputError(f"{path}: the table has no rows; expected one row per unit")
+    names = [treatment, *numeric]
+    if any(n not in table.columns for n in names) and any(
+        re.fullmatch(r"column[0-9]+|-?[0-9][0-9.:/ -]*", c) for c in table.columns
+    ):
+        raise InputError(
+            f"{path}, line 1: the header is missing (the first line is data: "
+            f"{','.join(table.columns)[:80]!r}); expected a header naming {', '.join(names)}"
+        )
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    name = table.get_name()
+    found: list[tuple[int, str, object, str, int]] = []
+    checks = [(treatment, "")] if treatment in table.columns else []
+    checks += [(c, role) for c, role in zip(numeric, roles, strict=True) if c in table.columns]
+    for column, role in checks:
+        quoted = '"' + column.replace('"', '""') + '"'
+        bad = f"{quoted} IS NULL"
+        if role:  # text that is not a number, and infinities (NaN is read as missing)
+            bad += f" OR NOT coalesce(isfinite(TRY_CAST({quoted} AS DOUBLE)), false)"
+        row = con.sql(
+            f"SELECT rowid AS _row, CAST({quoted} AS VARCHAR) AS _value, count(*) OVER () AS _n "
+            f"FROM {name} WHERE {bad} ORDER BY rowid LIMIT 1"
+        ).execute()
+        if len(row):
+            first = row.iloc[0]
+            found.append((int(first["_row"]), column, first["_value"], role, int(first["_n"])))
+    if not found:
+        return
+    record, column, value, role, count = min(found, key=lambda f: f[0])
+    where = f"row {record + 1}" if parquet else f"line {physical_line(path, record)}"
+    rows = f"({count:,} row{'s' if count > 1 else ''})"
+    if value is None or value != value:
+        what = (
+            f"the arm is missing {rows}"
+            if not role
+            else f"the {role} value is missing {rows}; record 0 when nothing happened, or drop "
+            "the row"
+        )
+    else:
+        what = f"{value!r} is not a finite number {rows}; a {role} column holds numbers (or 0/1)"
+    raise InputError(f"{path}, {where}, column {column}: {what}")
 
 
 def _require_columns(path: str, table: ir.Table, names: Sequence[str], role: str) -> None:
@@ -237,6 +309,14 @@ def load_experiment(
     path = Path(path)
     con = con if con is not None else connect()
     table = _read(con, path)
+    numeric = [*outcomes, *pre_period]
+    roles = ["outcome"] * len(outcomes) + ["pre-period"] * len(pre_period)
+    _check_file_values(con, table, path, treatment, numeric, roles)
+    # Every value is a finite number now; the reader may still have typed a column as text
+    # (leading zeros such as ``00``), so read those as numbers.
+    as_text = {c: table[c].cast("float64") for c in numeric if table[c].type().is_string()}
+    if as_text:
+        table = con.create_table(f"{table.get_name()}_n", table.mutate(**as_text), temp=True)
     return experiment_from_table(
         table,
         con,

@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from couponlens.outputs import replacing_file
+
 #: Outcomes the generator writes, and their kind.
 OUTCOMES: dict[str, str] = {
     "trans_after": "count",
@@ -106,13 +108,12 @@ class SyntheticExperiment:
     def write(self, path: str | Path) -> Path:
         """Write the table as CSV (or Parquet by suffix); returns the path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        if path.suffix.lower() in (".parquet", ".pq"):
-            self.frame.to_parquet(tmp, index=False)
-        else:
-            self.frame.to_csv(tmp, index=False)
-        tmp.replace(path)
+        # Written under a temporary name and renamed: an interrupted write leaves no partial file.
+        with replacing_file(path, force=True) as tmp:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                self.frame.to_parquet(tmp, index=False)
+            else:
+                self.frame.to_csv(tmp, index=False)
         return path
 
 

@@ -418,6 +418,8 @@ def predict_amexpert(model: O2OModel, data: AmExpertData, candidates: ir.Table) 
     expected = int(candidates.count().execute())
     if len(frame) != expected:
         raise InputError(f"scored {len(frame)} of {expected} candidate rows")
+    if frame.empty:  # a candidates file with a header only: no rows to score, none to write
+        return pd.DataFrame({"id": frame["id"].to_numpy(), "redemption_status": np.array([])})
     with np.errstate(over="ignore"):  # exp overflow in the logistic part: probability 0
         probability = model.predict(frame)
     return pd.DataFrame({"id": frame["id"].to_numpy(), "redemption_status": probability})
