@@ -54,8 +54,19 @@ class ModelFileError(CouponlensError):
 
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
-    """``sign(x) * log(1 + |x|)``: tames the long tails of counts for a linear model."""
-    return np.sign(x) * np.log1p(np.abs(x))
+    """``sign(x) * log(1 + |x|)``: tames the long tails of counts for a linear model; NaN stays NaN.
+
+    ``log1p`` runs on the non-missing entries only (it is about twice as slow on NaN).
+
+    Example:
+        >>> signed_log1p(np.array([-np.e + 1, 0.0, np.nan])).tolist()
+        [-1.0, 0.0, nan]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    magnitude = np.abs(x)
+    logged = np.full_like(magnitude, np.nan)
+    np.log1p(magnitude, out=logged, where=~np.isnan(magnitude))
+    return np.sign(x) * logged
 
 
 @dataclass(frozen=True, repr=False)

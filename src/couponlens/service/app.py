@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,15 +36,20 @@ from couponlens import __version__
 from couponlens.errors import CouponlensError
 from couponlens.models.artifact import O2OModel
 from couponlens.service.snapshot import FeatureSnapshot, parse_discount_cached
+from couponlens.service.wire import (
+    ID_LIMIT,
+    MAX_CANDIDATES,
+    CandidateColumns,
+    decode_score_body,
+    encode_scores,
+)
 from couponlens.targeting.policy import choose_recipients, cost_if_used
 
 log = logging.getLogger("couponlens.service")
 
 #: Default largest request body (bytes): about 10,000 candidates.
 DEFAULT_MAX_BODY_BYTES = 2_000_000
-#: Most candidates in one request.
-MAX_CANDIDATES = 10_000
-_ID = Annotated[int, Field(ge=0, lt=2**31)]
+_ID = Annotated[int, Field(ge=0, lt=ID_LIMIT)]
 
 
 class Candidate(BaseModel):
@@ -210,15 +215,15 @@ class _Batcher:
 
     Every request's candidates wait on a future; the first one schedules a flush at the end of
     the event loop's current turn, so requests parsed in the same turn share one feature build
-    and one LightGBM call (its fixed cost per call dominates a 100-row batch).
+    and one model call (their fixed costs per call dominate a 100-row batch).
     """
 
-    def __init__(self, compute: Callable[[list[Candidate]], np.ndarray]) -> None:
+    def __init__(self, compute: Callable[[CandidateColumns], np.ndarray]) -> None:
         self.compute = compute
-        self.pending: list[tuple[list[Candidate], asyncio.Future[np.ndarray]]] = []
+        self.pending: list[tuple[CandidateColumns, asyncio.Future[np.ndarray]]] = []
         self.scheduled = False
 
-    async def score(self, candidates: list[Candidate]) -> np.ndarray:
+    async def score(self, candidates: CandidateColumns) -> np.ndarray:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[np.ndarray] = loop.create_future()
         self.pending.append((candidates, future))
@@ -230,8 +235,7 @@ class _Batcher:
     def flush(self) -> None:
         batch, self.pending, self.scheduled = self.pending, [], False
         try:
-            everything = [c for candidates, _ in batch for c in candidates]
-            scores = self.compute(everything)
+            scores = self.compute(CandidateColumns.concat([c for c, _ in batch]))
         except Exception as exc:  # every waiting request gets the error
             for _, future in batch:
                 if not future.done():
@@ -242,6 +246,93 @@ class _Batcher:
             if not future.done():
                 future.set_result(scores[start : start + len(candidates)])
             start += len(candidates)
+
+
+class _FastScore:
+    """``POST /score`` with a body in the usual form, answered without FastAPI's machinery.
+
+    The hot path of the service: no routing, dependency injection or pydantic objects; the
+    body is decoded into columns (:func:`~couponlens.service.wire.decode_score_body`), scored
+    through the batcher and encoded in one call. Every other request -- another path, a
+    missing or wrong token, a body pydantic must judge, any error -- goes to the FastAPI app
+    unchanged (the body replayed), so its answers, 401s and 422s stay the app's own.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        score: Callable[[CandidateColumns], Awaitable[bytes]],
+        token: str | None,
+    ) -> None:
+        self.app = app
+        self.score = score
+        self.token = None if token is None else token.encode()
+
+    def _takes(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/score":
+            return False
+        content_type = b""
+        authorization = b""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"authorization":
+                authorization = value
+        if content_type.split(b";", 1)[0].strip().lower() != b"application/json":
+            return False
+        if self.token is None:
+            return True
+        scheme, _, given = authorization.partition(b" ")
+        return scheme.lower() == b"bearer" and secrets.compare_digest(given, self.token)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._takes(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left, or the body limit answered 413
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        answer = None
+        columns = decode_score_body(body)
+        if columns is not None:
+            try:
+                answer = await self.score(columns)
+            except Exception:
+                log.warning("fast /score path failed; the app answers instead", exc_info=True)
+        if answer is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(answer)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` giving ``body`` again, then whatever the client sends next."""
+    given = False
+
+    async def replayed() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
 
 
 def create_app(
@@ -300,16 +391,14 @@ def create_app(
         log.exception("unexpected error on %s", request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    def probabilities(candidates: list[Candidate]) -> np.ndarray:
+    def probabilities(candidates: CandidateColumns) -> np.ndarray:
         matrix = snapshot.matrix(
-            user_id=np.fromiter((c.user_id for c in candidates), np.int64, len(candidates)),
-            merchant_id=np.fromiter((c.merchant_id for c in candidates), np.int64),
-            coupon_id=np.fromiter((c.coupon_id for c in candidates), np.int64),
-            discount_text=[c.discount_rate for c in candidates],
-            distance=np.fromiter(
-                (np.nan if c.distance is None else c.distance for c in candidates), np.float64
-            ),
-            date_received=np.array([c.date_received for c in candidates], dtype="datetime64[D]"),
+            user_id=candidates.user_id,
+            merchant_id=candidates.merchant_id,
+            coupon_id=candidates.coupon_id,
+            discount_text=candidates.discount_text,
+            distance=candidates.distance,
+            date_received=candidates.date_received,
             columns=model.features,
         )
         return np.asarray(model.predict_matrix(matrix, threads=1), dtype=np.float64)
@@ -329,7 +418,7 @@ def create_app(
     @api.post("/score", dependencies=guard)
     async def score(request: ScoreRequest) -> ScoreResponse:
         """Probability of use of each candidate, in the request's order."""
-        p = await batcher.score(request.candidates)
+        p = await batcher.score(CandidateColumns.of(request.candidates))
         return ScoreResponse(
             scores=[
                 Score(
@@ -348,7 +437,7 @@ def create_app(
     @api.post("/target", dependencies=guard)
     async def target(request: TargetRequest) -> TargetResponse:
         """The receipts maximising expected redemptions under the budget and caps."""
-        p = await batcher.score(request.candidates)
+        p = await batcher.score(CandidateColumns.of(request.candidates))
         parsed = [parse_discount_cached(c.discount_rate) for c in request.candidates]
         cost = cost_if_used(
             [k for k, *_ in parsed],
@@ -386,7 +475,18 @@ def create_app(
             method=choice.method,
         )
 
-    api.add_middleware(_BodyLimit, limit=max_body_bytes)
+    async def fast_score(candidates: CandidateColumns) -> bytes:
+        p = await batcher.score(candidates)
+        return encode_scores(
+            candidates,
+            p,
+            as_of=snapshot.as_of.isoformat(),
+            model=model.chosen,
+            leakage=model.leakage_features,
+        )
+
+    api.add_middleware(_FastScore, score=fast_score, token=token)
+    api.add_middleware(_BodyLimit, limit=max_body_bytes)  # the outer one: it sees bodies first
     return api
 
 
