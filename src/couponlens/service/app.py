@@ -22,6 +22,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from couponlens import __version__
 from couponlens.errors import CouponlensError
 from couponlens.models.artifact import O2OModel
+from couponlens.models.compiled import CompiledForest, ForestNotCompiled
 from couponlens.service.snapshot import FeatureSnapshot, parse_discount_cached
 from couponlens.service.wire import (
     ID_LIMIT,
@@ -342,6 +344,7 @@ def create_app(
     manifest: dict[str, Any] | None = None,
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    forest: CompiledForest | None = None,
 ) -> FastAPI:
     """The FastAPI app scoring with ``model`` from ``snapshot``.
 
@@ -351,6 +354,8 @@ def create_app(
         manifest: the model's ``manifest.json`` content, served by ``GET /model``.
         token: when set, requests need ``Authorization: Bearer <token>``.
         max_body_bytes: larger request bodies get 413.
+        forest: the model's LightGBM trees compiled to native code (same probabilities);
+            None scores with LightGBM's own predictor.
     """
     api = FastAPI(
         title="couponlens scoring service",
@@ -360,6 +365,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    predictor = "lightgbm" if forest is None else "compiled"
+    api.state.predictor = predictor
 
     def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
@@ -401,7 +408,8 @@ def create_app(
             date_received=candidates.date_received,
             columns=model.features,
         )
-        return np.asarray(model.predict_matrix(matrix, threads=1), dtype=np.float64)
+        fast = None if forest is None else forest.predict
+        return np.asarray(model.predict_matrix(matrix, threads=1, forest=fast), dtype=np.float64)
 
     batcher = _Batcher(probabilities)
 
@@ -413,7 +421,11 @@ def create_app(
     @api.get("/model", dependencies=guard)
     async def model_info() -> dict[str, Any]:
         """The model's manifest and the feature snapshot the service scores from."""
-        return {"manifest": manifest or {}, "snapshot": snapshot.describe()}
+        return {
+            "manifest": manifest or {},
+            "snapshot": snapshot.describe(),
+            "predictor": predictor,
+        }
 
     @api.post("/score", dependencies=guard)
     async def score(request: ScoreRequest) -> ScoreResponse:
@@ -497,19 +509,40 @@ def build_service(
     as_of: dt.date | None = None,
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    compile_model: bool = True,
 ) -> tuple[FastAPI, FeatureSnapshot]:
-    """Load the model (checksums verified), load the history, build the snapshot and the app."""
+    """Load the model (checksums verified), load the history, build the snapshot and the app.
+
+    With ``compile_model`` the model's trees are compiled to native code (cached; see
+    :mod:`couponlens.models.compiled`) while the snapshot builds; when that is not possible the
+    app scores with LightGBM's predictor, and ``app.state.predictor`` says which one it uses.
+    """
     from couponlens.datasets.o2o import load_o2o
     from couponlens.engine import connect
     from couponlens.models.artifact import load_model
 
     model = load_model(model_dir)
     manifest = json.loads((Path(model_dir) / "manifest.json").read_text())
-    data = load_o2o(history, connect())
-    if not data.has_purchase_dates:
-        raise CouponlensError(f"{history}: the history needs the train layout (with Date)")
-    snapshot = FeatureSnapshot.build(model, data.table, as_of=as_of)
-    app = create_app(model, snapshot, manifest=manifest, token=token, max_body_bytes=max_body_bytes)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        compiling = pool.submit(CompiledForest.compile, model.booster) if compile_model else None
+        data = load_o2o(history, connect())
+        if not data.has_purchase_dates:
+            raise CouponlensError(f"{history}: the history needs the train layout (with Date)")
+        snapshot = FeatureSnapshot.build(model, data.table, as_of=as_of)
+        forest = None
+        if compiling is not None:
+            try:
+                forest = compiling.result()
+            except ForestNotCompiled as exc:
+                log.warning("scoring with LightGBM's predictor: %s", exc)
+    app = create_app(
+        model,
+        snapshot,
+        manifest=manifest,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        forest=forest,
+    )
     return app, snapshot
 
 
@@ -533,5 +566,19 @@ def app_from_environment() -> FastAPI:
         as_of=None if as_of is None else dt.date.fromisoformat(as_of),
         token=os.environ.get("COUPONLENS_API_TOKEN") or None,
         max_body_bytes=int(settings["max_body_bytes"]),
+        compile_model=bool(settings.get("compile_model", True)),
     )
+    settle_memory()
     return api
+
+
+def settle_memory() -> None:
+    """After start-up: collect once, then keep the start-up objects out of every later collection.
+
+    Building the snapshot leaves hundreds of thousands of long-lived objects; without
+    ``gc.freeze`` each full collection walks them all, a pause that lands on some request.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
