@@ -64,10 +64,10 @@ def signed_log1p(x: np.ndarray) -> np.ndarray:
         [-1.0, 0.0, nan]
     """
     x = np.asarray(x, dtype=np.float64)
-    magnitude = np.abs(x)
-    logged = np.full_like(magnitude, np.nan)
-    np.log1p(magnitude, out=logged, where=~np.isnan(magnitude))
-    return np.sign(x) * logged
+    logged = np.abs(x)
+    np.log1p(logged, out=logged, where=~np.isnan(logged))  # NaN entries stay NaN
+    logged *= np.sign(x)
+    return logged
 
 
 @dataclass(frozen=True, repr=False)
@@ -87,9 +87,11 @@ class LogisticParams(Result):
 
     def predict_array(self, values: np.ndarray) -> np.ndarray:
         """Probability of use for each row of a matrix whose columns are ``features`` in order."""
-        x = signed_log1p(np.asarray(values, dtype=np.float64))
-        x = np.where(np.isnan(x), np.asarray(self.medians), x)
-        x = (x - np.asarray(self.means)) / np.asarray(self.scales)
+        x = signed_log1p(np.asarray(values, dtype=np.float64))  # a new array: changed in place
+        missing = np.isnan(x)
+        np.copyto(x, np.broadcast_to(np.asarray(self.medians), x.shape), where=missing)
+        x -= np.asarray(self.means)
+        x /= np.asarray(self.scales)
         z = x @ np.asarray(self.coef) + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
