@@ -45,7 +45,7 @@ import numpy as np
 from couponlens.errors import CouponlensError
 
 #: Bumped whenever the generated code changes meaning (it is part of the cache key).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 _ENTRY = "couponlens_forest_predict"
 _DRIVER_TEMPLATE = """
 void {entry}(const double *X, int64_t n, int64_t k, double *out) {{
@@ -172,7 +172,7 @@ def _build(source: str, target: Path) -> None:
         c_file = Path(work) / "forest.c"
         c_file.write_text(source)
         library = Path(work) / target.name
-        command = [_compiler(), "-O1", "-shared", "-fPIC", "-o", str(library), str(c_file), "-lm"]
+        command = [_compiler(), "-O2", "-shared", "-fPIC", "-o", str(library), str(c_file), "-lm"]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise ForestNotCompiled(
