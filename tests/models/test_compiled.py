@@ -82,7 +82,9 @@ def test_probabilities_equal_lightgbm_bit_for_bit(
             assert kind in kinds, kinds  # the test really covers that missing type
     forest = CompiledForest.compile(booster, cache=tmp_path)
     for rows in (x, _awkward(x, booster), x[:1], np.asfortranarray(x[:50])):
-        np.testing.assert_array_equal(forest.predict(rows), booster.predict(rows, num_threads=1))
+        expected = booster.predict(rows, num_threads=1)
+        np.testing.assert_array_equal(forest.predict(rows), expected)
+        np.testing.assert_array_equal(forest.predict(rows, threads=3), expected)
     assert forest.predict(np.empty((0, 6))).shape == (0,)
     with pytest.raises(ValueError, match="6 columns"):
         forest.predict(x[:, :5])

@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -386,6 +387,13 @@ def create_app(
     )
     predictor = "lightgbm" if forest is None else "compiled"
     api.state.predictor = predictor
+    trees: Callable[[np.ndarray], np.ndarray] | None = None
+    if forest is not None:
+        compiled = forest
+        share = min(2, os.cpu_count() or 1)  # a big batch's rows split over both cores
+
+        def trees(values: np.ndarray) -> np.ndarray:
+            return compiled.predict(values, threads=share)
 
     def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
@@ -427,8 +435,7 @@ def create_app(
             date_received=candidates.date_received,
             columns=model.features,
         )
-        fast = None if forest is None else forest.predict
-        return np.asarray(model.predict_matrix(matrix, threads=1, forest=fast), dtype=np.float64)
+        return np.asarray(model.predict_matrix(matrix, threads=1, forest=trees), dtype=np.float64)
 
     batcher = _Batcher(probabilities)
 
@@ -575,8 +582,6 @@ def app_from_environment() -> FastAPI:
     ``couponlens serve --workers N`` sets the variable and lets uvicorn start N processes; each
     loads the model and builds its own snapshot.
     """
-    import os
-
     settings = json.loads(os.environ[SETTINGS_ENV])
     as_of = settings.get("as_of")
     api, _ = build_service(
