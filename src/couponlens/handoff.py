@@ -1,0 +1,79 @@
+"""Hand a validated table from the loading engine (DuckDB) to the engine a job runs on.
+
+Every loader reads and validates its files on DuckDB: line numbers, the quarantine and the
+per-distinct-value parsing are DuckDB's (``datasets/``). When a job runs on another engine
+(Spark), the validated, canonical table is written once as a Parquet file into the engine's
+scratch folder (:func:`couponlens.engine.scratch_folder`) and read back by that engine's own
+Parquet reader. This is the one place a table crosses engines: no pandas round trip (pandas
+NaN and nullable dtypes change values on the way to Spark), and the types are Parquet's
+(int64, double, string, date, timestamp), which both engines read the same way.
+
+Example:
+    >>> import ibis
+    >>> from couponlens.engine import connect
+    >>> loading, other = connect(), connect()
+    >>> t = loading.create_table("t", ibis.memtable({"x": [1, 2, 3]}))
+    >>> moved = to_engine(t, other)
+    >>> int(moved.x.sum().execute()), to_engine(t, loading) is t
+    (6, True)
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from couponlens.engine import connect, is_spark, scratch_folder
+
+
+def backend_of(table: ir.Table) -> BaseBackend:
+    """The engine ``table`` lives on."""
+    return table._find_backend()  # type: ignore[no-any-return]
+
+
+def loading_engine(con: BaseBackend | None) -> BaseBackend:
+    """The DuckDB a loader reads and validates with: ``con`` when it is DuckDB, else a new
+    in-process DuckDB (whose result :func:`to_engine` then hands to ``con``).
+
+    Example:
+        >>> duck = connect()
+        >>> loading_engine(duck) is duck, loading_engine(None).name
+        (True, 'duckdb')
+    """
+    if con is not None and con.name == "duckdb":
+        return con
+    return connect()
+
+
+def to_engine(table: ir.Table, engine: BaseBackend, *, name: str | None = None) -> ir.Table:
+    """``table`` as a table on ``engine`` (itself when it is already there).
+
+    The rows go through one Parquet file written by the table's engine and read by
+    ``engine``; on Spark the result is cached (the jobs query it many times). ``name`` is the
+    name of the new table (a fresh one by default).
+    """
+    source = backend_of(table)
+    if source is engine:
+        return table
+    name = name or f"handoff_{uuid.uuid4().hex[:12]}"
+    if is_spark(engine):
+        folder = Path(scratch_folder(engine))
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="couponlens-handoff-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.parquet"
+    source.to_parquet(table, path)
+    moved = engine.read_parquet(path, table_name=name)
+    if is_spark(engine):
+        return moved.cache()
+    # DuckDB (and the other in-process engines) copy it in: the file can go at once.
+    copied = engine.create_table(f"{name}_data", moved, temp=True)
+    path.unlink(missing_ok=True)
+    return copied
+
+
+__all__ = ["backend_of", "loading_engine", "to_engine"]
