@@ -27,8 +27,14 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from couponlens.engine import connect
+from couponlens.datasets.sources import (
+    duckdb_parquet_source,
+    is_parquet,
+    parquet_parts,
+    read_error,
+)
 from couponlens.errors import InputError
+from couponlens.handoff import loading_engine, to_engine
 
 #: The column the loader adds: the arm as text, so any treatment column type works the same way.
 ARM_COLUMN = "_arm"
@@ -85,20 +91,22 @@ def _arm_text(column: ir.Value) -> ir.StringValue:
 
 
 def _read(con: BaseBackend, path: Path) -> ir.Table:
+    """The file (CSV, Parquet, or a folder of Parquet parts) materialised as a DuckDB table."""
     if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; expected a CSV or Parquet file")
+        raise InputError(f"{path}: no such file or folder")
     name = f"_experiment_{uuid.uuid4().hex[:10]}"
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            source = con.read_parquet(path)
-        else:
-            source = con.read_csv(path, nullstr=["", "NA", "null", "NaN"])
+        if is_parquet(path):
+            parts = parquet_parts(path)
+            return con.create_table(
+                name, con.sql(f"SELECT * FROM {duckdb_parquet_source(parts)}"), temp=True
+            )
+        source = con.read_csv(path, nullstr=["", "NA", "null", "NaN"])
         return con.create_table(name, source, temp=True)
+    except InputError:
+        raise
     except Exception as exc:  # the engine's reader: unreadable, not CSV, bad encoding, ...
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: could not read the file: {message}") from exc
+        raise read_error(path, exc) from exc
 
 
 def _require_columns(path: str, table: ir.Table, names: Sequence[str], role: str) -> None:
@@ -220,23 +228,31 @@ def load_experiment(
     pre_period: Sequence[str] = (),
     con: BaseBackend | None = None,
 ) -> ExperimentData:
-    """Read an experiment file (CSV, or Parquet by its suffix) and check it.
+    """Read an experiment file (CSV, Parquet by its suffix, or a folder of Parquet parts) and
+    check it.
+
+    The file is read by DuckDB (``con`` itself, or a private one when ``con`` is Spark, which
+    then gets the table through :mod:`couponlens.handoff`); the checks run on ``con``.
 
     Args:
-        path: the file.
+        path: the file or folder.
         treatment: the column naming each unit's arm.
         control: the control arm's value (compared as text: ``1`` and ``"1"`` are the same).
         outcomes: outcome columns (numbers or 0/1), no missing values.
         covariates: pre-treatment covariates (numbers, text or booleans) for balance/composition.
         pre_period: numeric pre-period measures for the ANCOVA adjustment.
-        con: the engine; a new in-process DuckDB when ``None``.
+        con: the engine the analysis runs on; a new in-process DuckDB when ``None``.
 
     Raises:
         InputError: missing file or column, wrong type, missing values, unknown control value.
     """
     path = Path(path)
-    con = con if con is not None else connect()
-    table = _read(con, path)
+    loading = loading_engine(con)
+    table = _read(loading, path)
+    if con is not None and con is not loading:  # a job on Spark: hand the table over
+        table = to_engine(table, con)
+    else:
+        con = loading
     return experiment_from_table(
         table,
         con,
