@@ -53,8 +53,10 @@ def to_engine(table: ir.Table, engine: BaseBackend, *, name: str | None = None) 
     """``table`` as a table on ``engine`` (itself when it is already there).
 
     The rows go through one Parquet file written by the table's engine and read by
-    ``engine``; on Spark the result is cached (the jobs query it many times). ``name`` is the
-    name of the new table (a fresh one by default).
+    ``engine``. Spark reads that file on every query (columns and filters pushed into the
+    scan), so it stays in the scratch folder for the session; caching it in Spark's memory
+    was slower on small tables and competes for the driver's heap on big ones. ``name`` is
+    the name of the new table (a fresh one by default).
     """
     source = backend_of(table)
     if source is engine:
@@ -69,7 +71,7 @@ def to_engine(table: ir.Table, engine: BaseBackend, *, name: str | None = None) 
     source.to_parquet(table, path)
     moved = engine.read_parquet(path, table_name=name)
     if is_spark(engine):
-        return moved.cache()
+        return moved
     # DuckDB (and the other in-process engines) copy it in: the file can go at once.
     copied = engine.create_table(f"{name}_data", moved, temp=True)
     path.unlink(missing_ok=True)

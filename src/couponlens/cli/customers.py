@@ -15,10 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from ibis.backends import BaseBackend
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from couponlens.analysis.customers import ANALYSIS_STEPS
 from couponlens.cli._app import app, console, generate_app
+from couponlens.cli._engine import ENGINE_HELP, SPARK_MASTER_HELP, job_engine
 from couponlens.datasets.customers_synthetic import generate_customers
 from couponlens.errors import InputError
 from couponlens.report.customers import REPORT_STEPS, CustomerReportOutcome, customers_report
@@ -32,7 +34,7 @@ app.add_typer(customers_app, name="customers")
 
 
 def run_with_progress(
-    data_dir: Path, out: Path, mapping: Path | None, clv: bool
+    data_dir: Path, out: Path, mapping: Path | None, clv: bool, con: BaseBackend | None = None
 ) -> CustomerReportOutcome:
     """Run :func:`customers_report` with a Rich progress bar over its steps."""
     with Progress(
@@ -48,7 +50,7 @@ def run_with_progress(
         def advance(step: str) -> None:
             bar.update(task, advance=1, description=step)
 
-        return customers_report(data_dir, out, mapping=mapping, clv=clv, progress=advance)
+        return customers_report(data_dir, out, mapping=mapping, clv=clv, con=con, progress=advance)
 
 
 def print_summary(outcome: CustomerReportOutcome) -> None:
@@ -73,7 +75,8 @@ def print_summary(outcome: CustomerReportOutcome) -> None:
 def report_command(
     data_dir: Path = typer.Argument(
         ...,
-        help="Folder with customer.csv, ticket_history.csv, device_detail.csv, ... (CSV/Parquet).",
+        help="Folder with customer.csv, ticket_history.csv, device_detail.csv, ... "
+        "(CSV, Parquet, or folders of Parquet parts).",
     ),
     out: Path = typer.Option(..., "--out", help="Folder for report.html and results.json."),
     mapping: Path | None = typer.Option(
@@ -82,9 +85,12 @@ def report_command(
     clv: bool = typer.Option(
         True, "--clv/--no-clv", help="Fit the BG/NBD + Gamma-Gamma value models."
     ),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
 ) -> None:
     """Analyse customer behaviour and value; write an HTML report and results.json."""
-    print_summary(run_with_progress(data_dir, out, mapping, clv))
+    con = job_engine(engine, spark_master)
+    print_summary(run_with_progress(data_dir, out, mapping, clv, con))
 
 
 @generate_app.command("customers")
