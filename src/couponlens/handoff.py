@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from couponlens.engine import connect, is_spark, scratch_folder
@@ -33,6 +37,34 @@ from couponlens.engine import connect, is_spark, scratch_folder
 def backend_of(table: ir.Table) -> BaseBackend:
     """The engine ``table`` lives on."""
     return table._find_backend()  # type: ignore[no-any-return]
+
+
+def write_parquet(table: ir.Table, path: str | Path) -> int:
+    """Write ``table`` to one Parquet file with exactly its Ibis types; returns the rows.
+
+    The rows stream through Arrow record batches cast to the table's Ibis schema: DuckDB's
+    own ``COPY ... TO`` (and the batches it hands out) keep its physical types instead (a
+    ``SUM`` of int64 is a 128-bit integer there and lands in Parquet as a double).
+    """
+    schema = table.schema().to_pyarrow()
+    with pq.ParquetWriter(str(path), schema) as writer:
+        return _write_batches(table, schema, writer.write_table)
+
+
+def _write_batches(table: ir.Table, schema: pa.Schema, write: Callable[[pa.Table], object]) -> int:
+    """Stream ``table`` in Arrow batches cast to ``schema`` into ``write``; returns the rows."""
+    rows = 0
+    for batch in table.to_pyarrow_batches():
+        write(pa.Table.from_batches([batch]).cast(schema))
+        rows += batch.num_rows
+    return rows
+
+
+def write_csv(table: ir.Table, path: str | Path) -> int:
+    """Write ``table`` to one CSV file (header, its Ibis types); returns the rows."""
+    schema = table.schema().to_pyarrow()
+    with pacsv.CSVWriter(str(path), schema) as writer:
+        return _write_batches(table, schema, writer.write_table)
 
 
 def loading_engine(con: BaseBackend | None) -> BaseBackend:
@@ -68,7 +100,7 @@ def to_engine(table: ir.Table, engine: BaseBackend, *, name: str | None = None) 
         folder = Path(tempfile.mkdtemp(prefix="couponlens-handoff-"))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.parquet"
-    source.to_parquet(table, path)
+    write_parquet(table, path)
     moved = engine.read_parquet(path, table_name=name)
     if is_spark(engine):
         return moved
@@ -78,4 +110,4 @@ def to_engine(table: ir.Table, engine: BaseBackend, *, name: str | None = None) 
     return copied
 
 
-__all__ = ["backend_of", "loading_engine", "to_engine"]
+__all__ = ["backend_of", "loading_engine", "to_engine", "write_csv", "write_parquet"]

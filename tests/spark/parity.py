@@ -61,6 +61,9 @@ def frame_differences(left: pd.DataFrame, right: pd.DataFrame) -> list[str]:
             if not same.all():
                 i = int(np.flatnonzero(~same)[0])
                 out.append(f"{column}: row {i}: {x[i]!r} vs {y[i]!r} ({int((~same).sum())} rows)")
+        elif a.dtype.kind in "iu":  # int8 on one side may be int32 on the other (Parquet)
+            if not np.array_equal(a.to_numpy(), b.to_numpy()):
+                out.append(f"{column}: values differ")
         elif not a.reset_index(drop=True).equals(b.reset_index(drop=True)):
             out.append(f"{column}: values differ")
     return out
