@@ -14,7 +14,9 @@ REL_TOL = 1e-9
 ABS_TOL = 1e-12
 
 
-def differences(left: Any, right: Any, path: str = "$", skip: frozenset[str] = frozenset()) -> list[str]:
+def differences(
+    left: Any, right: Any, path: str = "$", skip: frozenset[str] = frozenset()
+) -> list[str]:
     """Every place ``left`` and ``right`` differ (empty when they agree)."""
     out: list[str] = []
     if isinstance(left, dict) and isinstance(right, dict):

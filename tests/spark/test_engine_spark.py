@@ -32,7 +32,7 @@ def _typed_table() -> ibis.Table:
         {
             "id": [1, 2, 3],
             "amount": [0.1, None, 2.5],
-            "name": ["a", None, "ü,\"x\""],
+            "name": ["a", None, 'ü,"x"'],
             "day": [dt.date(2016, 1, 1), None, dt.date(2016, 6, 30)],
             "at": pd.to_datetime(["2019-01-01 23:30:00", None, "2022-12-31 00:00:01"]),
             "flag": [True, False, None],
