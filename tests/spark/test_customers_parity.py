@@ -13,7 +13,8 @@ from couponlens.analysis.customers_value import clv_summary
 from couponlens.datasets.customers import load_customer_data
 from couponlens.datasets.customers_synthetic import generate_customers
 from couponlens.report.customers import customers_report
-from tests.spark.parity import differences, frame_differences
+
+from .parity import differences, frame_differences
 
 
 @pytest.fixture(scope="module")

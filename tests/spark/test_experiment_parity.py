@@ -13,7 +13,8 @@ from couponlens.cli import main
 from couponlens.datasets.experiment import load_experiment
 from couponlens.datasets.experiment_synthetic import EXTRA_SEGMENTS, SEGMENTS, write_experiment
 from couponlens.experiments.analysis import analyze_experiment
-from tests.spark.parity import differences
+
+from .parity import differences
 
 OUTCOMES = ["trans_after", "revenue_after", "converted"]
 COVARIATES = ["gender", "income", "channel_acq", "cart"]

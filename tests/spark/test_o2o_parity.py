@@ -17,7 +17,8 @@ from couponlens.engine import connect
 from couponlens.features.o2o_table import o2o_feature_table
 from couponlens.models.train import TrainOptions, train_o2o
 from couponlens.report.o2o import o2o_report
-from tests.spark.parity import differences, frame_differences
+
+from .parity import differences, frame_differences
 
 BAD_ROWS = [
     "7,10,100,150:200,0,20160101,null",  # the saving is above the spend
