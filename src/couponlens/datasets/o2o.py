@@ -50,6 +50,7 @@ from couponlens.datasets.sources import (
     duckdb_parquet_source,
     is_parquet,
     parquet_parts,
+    parquet_text,
 )
 from couponlens.errors import InputError, ValidationError
 from couponlens.handoff import loading_engine, to_engine
@@ -244,28 +245,6 @@ def _parquet_layout(path: Path, columns: Sequence[str]) -> str:
     )
 
 
-def _parquet_text(value: ir.Value, kind: str, column: str) -> ir.StringValue:
-    """A typed Parquet value as the text the CSV file would hold (``20160101``, ``150:20``).
-
-    Whole floats become whole-number text (``3.0`` -> ``3``); NaN is missing; a date is
-    ``yyyymmdd``. Anything else keeps its text and meets the same rules as a CSV field.
-    """
-    if kind == "string":
-        return value  # type: ignore[return-value]
-    if kind in ("date", "timestamp"):
-        return value.strftime("%Y%m%d")  # type: ignore[attr-defined,no-any-return]
-    if kind == "integer":
-        return value.cast("string")  # type: ignore[return-value]
-    number = value.cast("float64")
-    assert isinstance(number, ir.FloatingValue)
-    missing = number.isnull() | number.isnan()
-    text = number.cast("string")
-    if column != "Discount_rate":
-        whole = (number == number.floor()) & (number.abs() < 1e18)
-        text = ibis.ifelse(whole, number.cast("int64").cast("string"), text)
-    return ibis.ifelse(missing, ibis.null("string"), text)
-
-
 def _fields_from_parquet(con: BaseBackend, path: Path, name: str) -> tuple[ir.Table, str]:
     """The fields of a Parquet file or folder of parts, as texts; a folder's rows also carry
     ``source_file`` and ``source_row`` (the part and the row inside it)."""
@@ -280,7 +259,9 @@ def _fields_from_parquet(con: BaseBackend, path: Path, name: str) -> tuple[ir.Ta
     columns = TRAIN_COLUMNS if layout == "train" else TEST_COLUMNS
     kinds = {c: check_parquet_type(path, c, table[c].type(), _PARQUET_KINDS[c]) for c in columns}
     numbered = con.sql(f"SELECT rowid + 1 AS line_number, * FROM {name}")
-    text = {c: _parquet_text(numbered[c], kinds[c], c) for c in columns}
+    text = {
+        c: parquet_text(numbered[c], kinds[c], whole_floats=c != "Discount_rate") for c in columns
+    }
     raw = ibis.literal(",").join([text[c].fill_null("null") for c in columns])
     extra: dict[str, ir.Value] = {}
     if folder:

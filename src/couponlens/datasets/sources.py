@@ -23,7 +23,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
 
 from couponlens.errors import InputError
 
@@ -83,6 +85,37 @@ KIND_NAMES: dict[str, str] = {
 }
 
 
+def parquet_text(
+    value: ir.Value, kind: str, *, whole_floats: bool = True, date_format: str = "%Y%m%d"
+) -> ir.StringValue:
+    """A typed Parquet value as the text a CSV file would hold, so the CSV rules check it.
+
+    Text stays as it is; whole numbers become their digits; with ``whole_floats`` a float
+    with a whole value becomes whole-number text (``3.0`` -> ``3``: pandas writes ids with
+    gaps as floats) and NaN is missing; a date or date-time is written with ``date_format``.
+
+    Example:
+        >>> import ibis
+        >>> t = ibis.memtable({"x": [3.0, 2.5, None]})
+        >>> t.select(s=parquet_text(t.x, "floating")).to_pyarrow()["s"].to_pylist()
+        ['3', '2.5', None]
+    """
+    if kind == "string":
+        return value  # type: ignore[return-value]
+    if kind in ("date", "timestamp"):
+        return value.strftime(date_format)  # type: ignore[attr-defined,no-any-return]
+    if kind == "integer":
+        return value.cast("string")  # type: ignore[return-value]
+    number = value.cast("float64")
+    assert isinstance(number, ir.FloatingValue)
+    missing = number.isnull() | number.isnan()
+    text = number.cast("string")
+    if whole_floats:
+        whole = (number == number.floor()) & (number.abs() < 1e18)
+        text = ibis.ifelse(whole, number.cast("int64").cast("string"), text)
+    return ibis.ifelse(missing, ibis.null("string"), text)
+
+
 def type_kind(dtype: dt.DataType) -> str:
     """``integer``, ``floating``, ``string``, ``date``, ``timestamp``, ``boolean`` or ``other``."""
     if dtype.is_integer():
@@ -121,6 +154,7 @@ __all__ = [
     "duckdb_parquet_source",
     "is_parquet",
     "parquet_parts",
+    "parquet_text",
     "read_error",
     "type_kind",
 ]
