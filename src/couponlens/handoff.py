@@ -81,6 +81,23 @@ def loading_engine(con: BaseBackend | None) -> BaseBackend:
     return connect()
 
 
+def materialise(con: BaseBackend, expr: ir.Table, *, name: str | None = None) -> ir.Table:
+    """``expr`` computed once and kept on ``con`` for the queries that follow.
+
+    DuckDB: a temporary table. Spark: a cached view (Ibis's ``cache``; Spark has no temporary
+    tables), or a named temporary view when ``name`` is given. Either way later expressions
+    refer to it by name, so their SQL stays small.
+    """
+    if is_spark(con):
+        if name is None:
+            return expr.cache()
+        con._session.sql(con.compile(expr)).createOrReplaceTempView(name)  # type: ignore[attr-defined]
+        return con.table(name)
+    return con.create_table(
+        name or f"_kept_{uuid.uuid4().hex[:12]}", expr, temp=True, overwrite=name is not None
+    )
+
+
 def to_engine(table: ir.Table, engine: BaseBackend, *, name: str | None = None) -> ir.Table:
     """``table`` as a table on ``engine`` (itself when it is already there).
 
@@ -110,4 +127,11 @@ def to_engine(table: ir.Table, engine: BaseBackend, *, name: str | None = None) 
     return copied
 
 
-__all__ = ["backend_of", "loading_engine", "to_engine", "write_csv", "write_parquet"]
+__all__ = [
+    "backend_of",
+    "loading_engine",
+    "materialise",
+    "to_engine",
+    "write_csv",
+    "write_parquet",
+]
