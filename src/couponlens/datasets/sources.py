@@ -26,6 +26,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+from ibis.backends import BaseBackend
 
 from couponlens.errors import InputError
 
@@ -66,6 +67,26 @@ def duckdb_parquet_source(parts: Sequence[Path], *, with_origin: bool = False) -
     listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
     origin = ", filename=true, file_row_number=true" if with_origin else ""
     return f"read_parquet([{listed}]{origin})"
+
+
+def read_table_file(con: BaseBackend, path: Path, *, nulls: Sequence[str] = ()) -> ir.Table:
+    """A CSV file, Parquet file or folder of Parquet parts as a DuckDB table (lazy: a view
+    over the file), for the inputs read whole without row-level validation.
+
+    ``nulls`` are the CSV texts read as missing (DuckDB's default when empty).
+    """
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        if is_parquet(path):
+            return con.sql(f"SELECT * FROM {duckdb_parquet_source(parquet_parts(path))}")
+        if nulls:
+            return con.read_csv(path, nullstr=list(nulls))
+        return con.read_csv(path)
+    except InputError:
+        raise
+    except Exception as exc:  # the engine's reader: unreadable, not CSV, ...
+        raise read_error(path, exc) from exc
 
 
 def read_error(path: Path, exc: Exception) -> InputError:
@@ -156,5 +177,6 @@ __all__ = [
     "parquet_parts",
     "parquet_text",
     "read_error",
+    "read_table_file",
     "type_kind",
 ]
