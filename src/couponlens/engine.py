@@ -190,11 +190,14 @@ def _connect_spark(
         ) from exc
     if threads is not None and threads < 1:
         raise EngineError(f"threads must be at least 1, got {threads}")
-    if master is None:
-        master = f"local[{threads}]" if threads else "local[*]"
     if shuffle_partitions is not None and shuffle_partitions < 1:
         raise EngineError(f"shuffle_partitions must be at least 1, got {shuffle_partitions}")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    # Under spark-submit (or a service's notebook) the JVM is already up with its master,
+    # memory and UI: only SQL settings are applied then, so --master/--driver-memory win.
+    managed = "PYSPARK_GATEWAY_PORT" in os.environ
+    if master is None and not managed:
+        master = f"local[{threads}]" if threads else "local[*]"
+    if not managed and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise EngineError(
             "the Spark engine needs Java 17 or later (java is not on PATH and JAVA_HOME is not set); "
             "install it, e.g. apt-get install openjdk-17-jre-headless"
@@ -202,23 +205,21 @@ def _connect_spark(
     # Spark's Python workers would otherwise run the system python3, without this package.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    cores = _local_cores(master)
-    conf: dict[str, str] = {
-        "spark.master": master,
-        "spark.app.name": "couponlens",
-        "spark.driver.memory": driver_memory or DEFAULT_DRIVER_MEMORY,
+    sql = {
         "spark.sql.session.timeZone": "UTC",
         # DuckDB returns NULL where ANSI Spark raises (a division by zero, a failed cast); the
         # jobs are written for NULL semantics, so Spark runs with them too.
         "spark.sql.ansi.enabled": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.ui.showConsoleProgress": "false",
     }
-    if cores is not None:
-        conf["spark.ui.enabled"] = "false"
-        conf["spark.sql.shuffle.partitions"] = str(shuffle_partitions or max(2, cores))
-    elif shuffle_partitions is not None:
-        conf["spark.sql.shuffle.partitions"] = str(shuffle_partitions)
+    conf: dict[str, str] = {"spark.app.name": "couponlens", **sql}
+    if master is not None:
+        conf["spark.master"] = master
+    if not managed:
+        conf["spark.driver.memory"] = driver_memory or DEFAULT_DRIVER_MEMORY
+        conf["spark.ui.showConsoleProgress"] = "false"
+        if master is not None and _local_cores(master) is not None:
+            conf["spark.ui.enabled"] = "false"
     if temp_directory is not None:
         conf["spark.local.dir"] = temp_directory
     conf.update(extra)
@@ -229,13 +230,16 @@ def _connect_spark(
         session = builder.getOrCreate()
     except Exception as exc:  # py4j / JVM start-up errors come in many types
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EngineError(f"could not start Spark on {master}: {first}") from exc
+        raise EngineError(f"could not start Spark on {master or 'its master'}: {first}") from exc
     session.sparkContext.setLogLevel("ERROR")
     # getOrCreate returns a running session as it is: apply the SQL settings to it as well.
-    for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
-        session.conf.set(key, conf[key])
-    if "spark.sql.shuffle.partitions" in conf:
-        session.conf.set("spark.sql.shuffle.partitions", conf["spark.sql.shuffle.partitions"])
+    for key, value in sql.items():
+        session.conf.set(key, extra.get(key, value))
+    cores = _local_cores(str(session.sparkContext.master))
+    if shuffle_partitions is not None or cores is not None:
+        session.conf.set(
+            "spark.sql.shuffle.partitions", str(shuffle_partitions or max(2, cores or 2))
+        )
     if scratch is not None:
         session.conf.set(SCRATCH_CONF, scratch)
     return ibis.pyspark.connect(session)
