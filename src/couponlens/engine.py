@@ -23,6 +23,7 @@ import re
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any, Literal
 
 import ibis
@@ -158,6 +159,9 @@ def describe(con: BaseBackend) -> dict[str, Any]:
     return out
 
 
+#: Spark's log configuration when couponlens starts the JVM: errors only.
+_QUIET_LOGS = Path(__file__).with_name("spark-log4j2.properties")
+
 _LOCAL = re.compile(r"^local(\[(\*|\d+)(,\s*\d+)?\])?$")
 
 
@@ -218,6 +222,7 @@ def _connect_spark(
     if not managed:
         conf["spark.driver.memory"] = driver_memory or DEFAULT_DRIVER_MEMORY
         conf["spark.ui.showConsoleProgress"] = "false"
+        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={_QUIET_LOGS.as_uri()}"
         if master is not None and _local_cores(master) is not None:
             conf["spark.ui.enabled"] = "false"
     if temp_directory is not None:
