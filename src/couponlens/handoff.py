@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -101,8 +102,8 @@ def materialise(con: BaseBackend, expr: ir.Table, *, name: str | None = None) ->
 def to_engine(table: ir.Table, engine: BaseBackend, *, name: str | None = None) -> ir.Table:
     """``table`` as a table on ``engine`` (itself when it is already there).
 
-    The rows go through one Parquet file written by the table's engine and read by
-    ``engine``. Spark reads that file on every query (columns and filters pushed into the
+    The rows go through one Parquet file (streamed from the table's engine in Arrow batches,
+    :func:`write_parquet`) read by ``engine``'s own reader. Spark reads that file on every query (columns and filters pushed into the
     scan), so it stays in the scratch folder for the session; caching it in Spark's memory
     was slower on small tables and competes for the driver's heap on big ones. ``name`` is
     the name of the new table (a fresh one by default).
@@ -123,7 +124,7 @@ def to_engine(table: ir.Table, engine: BaseBackend, *, name: str | None = None) 
         return moved
     # DuckDB (and the other in-process engines) copy it in: the file can go at once.
     copied = engine.create_table(f"{name}_data", moved, temp=True)
-    path.unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
     return copied
 
 

@@ -53,7 +53,7 @@ from couponlens.datasets.sources import (
     parquet_text,
 )
 from couponlens.errors import InputError, ValidationError
-from couponlens.handoff import loading_engine, to_engine
+from couponlens.handoff import loading_engine, to_engine, write_parquet
 
 TRAIN_COLUMNS: tuple[str, ...] = (
     "User_id",
@@ -576,7 +576,7 @@ def _write_quarantine(bad: ir.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        ordered._find_backend().to_parquet(ordered, tmp)
+        write_parquet(ordered, tmp)
     else:
         ordered.execute().to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
     tmp.replace(path)
