@@ -58,8 +58,9 @@ from couponlens.datasets._read_errors import (
     read_failure,
     refuse_ragged_rows,
 )
-from couponlens.engine import connect
+from couponlens.datasets.sources import duckdb_parquet_source, is_parquet, parquet_parts
 from couponlens.errors import InputError
+from couponlens.handoff import loading_engine, to_engine
 
 #: The canonical tables, in load order.
 TABLES: tuple[str, ...] = ("customers", "tickets", "devices", "campaigns", "statuses")
@@ -382,40 +383,47 @@ def _find_file(data_dir: Path, table: str, mapping: Mapping) -> Path | None:
             path = data_dir / f"{stem}{suffix}"
             if path.is_file():
                 return path
+        for folder in (data_dir / stem, data_dir / f"{stem}.parquet"):
+            if folder.is_dir():  # a folder of Parquet parts (Spark's, Hive's layout)
+                return folder
     return None
 
 
 def _read_source(con: BaseBackend, path: Path) -> ir.Table:
     literal = str(path).replace("'", "''")
     name = f"_cl_src_{uuid.uuid4().hex[:12]}"
-    csv_file = path.suffix != ".parquet"
-    if csv_file:
+    parquet = is_parquet(path)
+    if not parquet:
         check_header_line(path)
     try:
-        if not csv_file:
-            con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{literal}')")
+        if parquet:
+            source = duckdb_parquet_source(parquet_parts(path))
+            con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM {source}")
         else:
             con.raw_sql(
                 f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv('{literal}', header=true, "
                 f"all_varchar=true, auto_detect=true)"
             )
+    except InputError:
+        raise
     except Exception as exc:  # duckdb raises several types for unreadable files
-        if not csv_file:
+        if parquet:
             first = str(exc).splitlines()[0]
             raise InputError(f"{path}: could not be read as a table ({first})") from exc
         raise InputError(read_failure(con, path, exc)) from exc
-    if csv_file:
+    if not parquet:
         refuse_ragged_rows(con, path, con.table(name).columns)
-    return _numbered(con, name)
+    return _numbered(con, name, first_line=1 if parquet else 2)
 
 
-def _numbered(con: BaseBackend, name: str) -> ir.Table:
-    """The staged source with ``_line`` (its line in a CSV file: header is line 1).
+def _numbered(con: BaseBackend, name: str, first_line: int = 2) -> ir.Table:
+    """The staged source with ``_line`` (its line in a CSV file: header is line 1; a Parquet
+    file's row number, counted from 1 across the parts of a folder).
 
     CSV files are read as text; Parquet keeps its types, and columns already of the canonical
     type skip the text round trip (see :func:`_native`).
     """
-    return con.sql(f'SELECT rowid + 2 AS "_line", * FROM {name}')
+    return con.sql(f'SELECT rowid + {first_line} AS "_line", * FROM {name}')
 
 
 #: A header name that is a number, a date or the reader's own name for a headerless column.
@@ -862,9 +870,11 @@ def load_customer_data(
     there.
 
     Args:
-        data_dir: the folder with ``customer.csv``, ``ticket_history.csv``, ... (CSV or Parquet).
+        data_dir: the folder with ``customer.csv``, ``ticket_history.csv``, ... (CSV, Parquet,
+            or a folder of Parquet parts named like the file: ``ticket_history/``).
         mapping: a mapping file (JSON/TOML) or a :class:`Mapping`; None uses the built-in names.
-        con: the engine; a new in-process DuckDB when None.
+        con: the engine the analyses run on; a new in-process DuckDB when None. The tables
+            are read and cleaned on DuckDB, then handed to ``con`` when it is Spark.
 
     Example:
         >>> import tempfile, pathlib
@@ -881,7 +891,7 @@ def load_customer_data(
         mapping = Mapping()
     elif not isinstance(mapping, Mapping):
         mapping = read_mapping(mapping)
-    con = con or connect()
+    engine, con = con, loading_engine(con)
     sources: dict[str, tuple[ir.Table, str]] = {}
     for table in TABLES:
         path = _find_file(folder, table, mapping)
@@ -892,7 +902,7 @@ def load_customer_data(
             f"{folder}: found neither a customers table ({', '.join(s + '.csv' for s in FILE_STEMS['customers'])}) "
             f"nor a ticket table ({', '.join(s + '.csv' for s in FILE_STEMS['tickets'])})"
         )
-    return _load_sources(con, sources, mapping, str(folder))
+    return on_engine(_load_sources(con, sources, mapping, str(folder)), engine)
 
 
 def customer_data_from_frames(
@@ -914,7 +924,7 @@ def customer_data_from_frames(
         >>> data.tickets.execute()["campaign_id"].isna().tolist()
         [True]
     """
-    con = con or connect()
+    engine, con = con, loading_engine(con)
     mapping = mapping or Mapping()
     frames = {
         "customers": customers,
@@ -939,7 +949,18 @@ def customer_data_from_frames(
         sources[table] = (_numbered(con, name), f"<{table} frame>")
     if not sources:
         raise InputError("no tables given: pass at least customers or tickets")
-    return _load_sources(con, sources, mapping, "<frames>")
+    return on_engine(_load_sources(con, sources, mapping, "<frames>"), engine)
+
+
+def on_engine(data: CustomerData, engine: BaseBackend | None) -> CustomerData:
+    """``data`` with every table handed to ``engine`` (itself when ``engine`` is None or
+    already its engine): loading stays on DuckDB, the analyses run on ``engine``."""
+    if engine is None or engine is data.con:
+        return data
+    moved = {t: to_engine(getattr(data, t), engine) for t in TABLES if data.has(t)}
+    return CustomerData(
+        con=engine, report=data.report, success_status_id=data.success_status_id, **moved
+    )
 
 
 __all__ = [
@@ -953,6 +974,7 @@ __all__ = [
     "TableMapping",
     "customer_data_from_frames",
     "load_customer_data",
+    "on_engine",
     "os_from_model",
     "read_mapping",
 ]
