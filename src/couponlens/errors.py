@@ -12,11 +12,14 @@ class InputError(CouponlensError):
 
 
 class ValidationError(InputError):
-    """A row breaks a rule, in strict mode: names the file, line, column and the expected form."""
+    """A row breaks a rule, in strict mode: names the file, line (or ``row`` of a Parquet file),
+    column and the expected form."""
 
-    def __init__(self, path: str, line: int, column: str | None, message: str) -> None:
+    def __init__(
+        self, path: str, line: int, column: str | None, message: str, *, unit: str = "line"
+    ) -> None:
         self.path = path
         self.line = line
         self.column = column
-        where = f"{path}, line {line}" + (f", column {column}" if column else "")
+        where = f"{path}, {unit} {line}" + (f", column {column}" if column else "")
         super().__init__(f"{where}: {message}")

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from couponlens.datasets.amexpert import TABLES, load_amexpert, load_candidates
+from couponlens.datasets.amexpert_synthetic import write_amexpert
 from couponlens.errors import InputError, ValidationError
 
 GOOD: dict[str, list[str]] = {
@@ -217,3 +218,37 @@ def test_real_tables_load_with_the_documented_row_counts(
     train_c = set(data.train.campaign_id.execute())
     test_c = set(data.test.campaign_id.execute())  # type: ignore[union-attr]
     assert not train_c & test_c
+
+
+def test_parquet_tables_load_like_the_csv_files(tmp_path: Path) -> None:
+    """train.parquet (typed), campaign dates stored as dates, transactions as a folder of parts."""
+    csv_dir = tmp_path / "csv"
+    write_amexpert(csv_dir, seed=3, customers=50)
+    pq_dir = tmp_path / "parquet"
+    pq_dir.mkdir()
+    for name in ("coupon_item_mapping", "item_data", "customer_demographics", "test"):
+        (pq_dir / f"{name}.csv").write_bytes((csv_dir / f"{name}.csv").read_bytes())
+    pd.read_csv(csv_dir / "train.csv").to_parquet(pq_dir / "train.parquet", index=False)
+    campaigns = pd.read_csv(csv_dir / "campaign_data.csv")
+    for column in ("start_date", "end_date"):
+        campaigns[column] = pd.to_datetime(campaigns[column], format="%d/%m/%y").dt.date
+    campaigns.to_parquet(pq_dir / "campaign_data.parquet", index=False)
+    transactions = pd.read_csv(csv_dir / "customer_transaction_data.csv")
+    (pq_dir / "customer_transaction_data").mkdir()
+    half = len(transactions) // 2
+    for i, part in enumerate((transactions.iloc[:half], transactions.iloc[half:])):
+        part.to_parquet(pq_dir / "customer_transaction_data" / f"part-{i}.parquet", index=False)
+    from_csv, from_parquet = load_amexpert(csv_dir), load_amexpert(pq_dir)
+    assert from_parquet.report.rows == from_csv.report.rows
+    for name in ("train", "campaigns", "transactions"):
+        left = getattr(from_csv, name).drop("line_number").execute()
+        right = getattr(from_parquet, name).drop("line_number").execute()
+        key = list(left.columns)
+        pd.testing.assert_frame_equal(
+            left.sort_values(key, ignore_index=True), right.sort_values(key, ignore_index=True)
+        )
+    campaigns.assign(start_date=True).to_parquet(pq_dir / "campaign_data.parquet", index=False)
+    with pytest.raises(
+        InputError, match=r"campaign_data.parquet: column start_date has type boolean"
+    ):
+        load_amexpert(pq_dir)

@@ -196,3 +196,34 @@ def test_generator_is_deterministic_and_writes_its_truths(tmp_path: Path) -> Non
     assert load_customer_data(parquet).report.tables["tickets"].rows_kept > 0
     with pytest.raises(InputError):
         generate_customer_tables(CustomerGenerator(customers=3))
+
+
+def test_tables_as_folders_of_parquet_parts(tmp_path: Path) -> None:
+    """``ticket_history/`` holding Parquet parts loads like ``ticket_history.csv``; a Parquet
+    column that cannot be the canonical type names the file, row and column."""
+    csv_dir = generate_customers(tmp_path / "csv", customers=150, seed=4)
+    parts_dir = tmp_path / "parts"
+    parts_dir.mkdir()
+    for table in ("customer", "device_detail", "campaign", "status_detail"):
+        (parts_dir / f"{table}.csv").write_bytes((csv_dir / f"{table}.csv").read_bytes())
+    tickets = pd.read_csv(csv_dir / "ticket_history.csv")
+    (parts_dir / "ticket_history").mkdir()
+    half = len(tickets) // 2
+    tickets.iloc[:half].to_parquet(parts_dir / "ticket_history" / "part-0.parquet", index=False)
+    tickets.iloc[half:].to_parquet(parts_dir / "ticket_history" / "part-1.parquet", index=False)
+    from_csv, from_parts = load_customer_data(csv_dir), load_customer_data(parts_dir)
+    assert from_parts.report.tables["tickets"].rows_read == len(tickets)
+    for name in ("rows_kept", "duplicates_dropped"):
+        assert getattr(from_parts.report.tables["tickets"], name) == getattr(
+            from_csv.report.tables["tickets"], name
+        )
+    key = ["ticket_id", "time", "customer_id"]
+    left = from_csv.tickets.execute().sort_values(key, ignore_index=True)
+    right = from_parts.tickets.execute().sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(left, right, check_dtype=False)
+    broken = tickets.assign(customer_id=tickets["customer_id"].astype(str))
+    broken.loc[3, "customer_id"] = "abc"
+    broken.to_parquet(parts_dir / "ticket_history" / "part-0.parquet", index=False)
+    (parts_dir / "ticket_history" / "part-1.parquet").unlink()
+    with pytest.raises(InputError, match=r"ticket_history, line 4, column customer_id: 'abc'"):
+        load_customer_data(parts_dir)

@@ -111,3 +111,18 @@ def test_planted_effects_are_recovered() -> None:
         < 1
     )
     assert np.isclose(frame["converted"].to_numpy(), (frame["trans_after"] > 0).to_numpy()).all()
+
+
+def test_a_folder_of_parquet_parts_loads_like_one_file(tmp_path: Path) -> None:
+    sim = generate_experiment(400, seed=3)
+    folder = tmp_path / "experiment"
+    folder.mkdir()
+    sim.frame.iloc[:150].to_parquet(folder / "part-0.parquet", index=False)
+    sim.frame.iloc[150:].to_parquet(folder / "part-1.parquet", index=False)
+    data = load_experiment(folder, treatment="treatment", control="control", outcomes=["converted"])
+    assert data.n_rows == 400
+    assert data.arm_counts == sim.frame["treatment"].value_counts().sort_index().to_dict()
+    text = tmp_path / "text.parquet"
+    sim.frame.assign(converted=sim.frame["converted"].astype(str)).to_parquet(text, index=False)
+    with pytest.raises(InputError, match=r"text.parquet: outcome column 'converted' has type"):
+        load_experiment(text, treatment="treatment", control="control", outcomes=["converted"])

@@ -196,3 +196,44 @@ def test_predict_on_the_real_test_file(model_dir, o2o_files, real_file, tmp_path
     assert len(scores) == len(raw) == 113_640
     assert (scores["User_id"].to_numpy() == raw["User_id"].to_numpy()).all()
     assert (scores["Date_received"].to_numpy() == raw["Date_received"].to_numpy()).all()
+
+
+def test_predict_and_target_write_parquet_for_a_parquet_name(
+    model_dir, o2o_files, tmp_path: Path
+) -> None:
+    common = [str(model_dir), str(o2o_files["candidates"]), "--history", str(o2o_files["history"])]
+    for name in ("scores.csv", "scores.parquet"):
+        assert main(["o2o", "predict", *common, "--out", str(tmp_path / name)]) == 0
+    csv, parquet = (
+        pd.read_csv(tmp_path / "scores.csv"),
+        pd.read_parquet(tmp_path / "scores.parquet"),
+    )
+    assert list(parquet.columns) == list(csv.columns)
+    assert parquet["Date_received"].tolist() == csv["Date_received"].astype(str).tolist()
+    assert parquet["Probability"].to_numpy() == pytest.approx(csv["Probability"], rel=1e-7)
+    assert json.loads((tmp_path / "scores.parquet.json").read_text())["format"] == "parquet"
+    out = tmp_path / "recipients.parquet"
+    assert main(["target", *common, "--budget", "50", "--out", str(out)]) == 0
+    assert len(pd.read_parquet(out)) == 50
+
+
+def test_training_above_the_row_cap_uses_a_sample_and_says_so(
+    o2o_files, tmp_path: Path, capsys
+) -> None:
+    model = tmp_path / "model"
+    args = ["o2o", "train", str(o2o_files["history"]), "--model", str(model)]
+    args += ["--n-estimators", "10", "--threads", "1", "--max-train-rows", "1000"]
+    assert main(args) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "trained on a sample of" in printed and "the row cap is 1,000" in printed
+    sample = json.loads((model / "manifest.json").read_text())["training_sample"]
+    assert sample["sampled"] and sample["max_rows"] == 1000 and sample["engine"] == "duckdb"
+    assert abs(sample["used"] - 1000) <= 50 and sample["receipts"] > 2000
+
+
+def test_engine_options_are_checked(o2o_files, tmp_path: Path, capsys) -> None:
+    args = ["o2o", "train", str(o2o_files["history"]), "--model", str(tmp_path / "m")]
+    assert main([*args, "--engine", "sqlite"]) == 2
+    assert "--engine 'sqlite': expected duckdb or spark" in capsys.readouterr().err
+    assert main([*args, "--engine", "duckdb", "--spark-master", "local[2]"]) == 2
+    assert "--spark-master is a Spark option" in capsys.readouterr().err

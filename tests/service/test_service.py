@@ -92,7 +92,11 @@ def server(trained: dict[str, Path]) -> Iterator[str]:
             "--max-body-bytes",
             "200000",
         ],  # fmt: skip
-        env={**os.environ, "COUPONLENS_API_TOKEN": TOKEN},
+        env={
+            **os.environ,
+            "COUPONLENS_API_TOKEN": TOKEN,
+            "COUPONLENS_CACHE_DIR": str(trained["folder"] / "cache"),
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -241,6 +245,8 @@ def test_model_and_openapi(server: str, trained: dict[str, Path]) -> None:
     manifest = json.loads((trained["model"] / "manifest.json").read_text())
     assert info["manifest"]["manifest_sha256"] == manifest["manifest_sha256"]
     assert info["snapshot"]["feature_window"]["name"] == "predict"
+    assert info["predictor"] == "compiled"  # the trees run as native code (gcc is on the machine)
+    assert list((trained["folder"] / "cache" / "forests").glob("forest-*.so"))
     spec = httpx.get(server + "/openapi.json", timeout=10).json()
     assert {"/score", "/target", "/health", "/model"} <= set(spec["paths"])
     assert httpx.get(server + "/docs", timeout=10).status_code == 404  # no CDN pages
@@ -256,6 +262,14 @@ def test_in_process_app_without_token_and_leakage_refusal(trained: dict[str, Pat
     response = client.post("/score", json={"candidates": _candidates(trained["test"], 5)})
     assert response.status_code == 200
     assert all(0 < s["probability"] < 1 for s in response.json()["scores"])
+    # The same candidates with ids sent as strings: pydantic's route (lax ints), not the fast
+    # path; both must answer alike.
+    candidates = _candidates(trained["test"], 40)
+    fast = client.post("/score", json={"candidates": candidates})
+    as_text = [{**c, "user_id": str(c["user_id"])} for c in candidates]
+    slow = client.post("/score", json={"candidates": as_text})
+    assert fast.status_code == slow.status_code == 200
+    assert fast.json() == slow.json()
     model.info["leakage_features"] = True
     with pytest.raises(InputError, match="point-in-time"):
         FeatureSnapshot.build(model, history)

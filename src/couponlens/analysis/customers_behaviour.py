@@ -3,7 +3,8 @@
 - :func:`customer_table` (an Ibis expression, one row per customer with a ticket):
   ``tickets`` (attempts), ``failures``, ``successful``, ``success_rate``, ``promoted``,
   ``promotion_rate`` (promoted / successful), ``discount_rate`` (discount / original price of
-  successful tickets), ``active_days``, ``first_day``, ``last_day``, ``spend`` (final price).
+  successful tickets), ``active_days``, ``first_day``, ``last_day``, ``spend`` (final price),
+  ``first_day_promoted`` (a promotion was used on the first active day).
 - :func:`customer_summary`: the seed's shares: customers active on one day only, and those who
   came on one day and used a promotion that day ("one-time promotion responders").
 - :func:`cohorts`: monthly cohorts by the month of the first successful ticket; retention at
@@ -42,7 +43,6 @@ from couponlens.analysis.customers_common import (
     Z95,
     as_of_date,
     literal_date,
-    month_index,
     none_if_nan,
     ratio_interval,
     successful,
@@ -59,27 +59,38 @@ def customer_table(data: CustomerData) -> ir.Table:
 def _customer_table(data: CustomerData) -> ir.Table:
     t = data.require("tickets")
     ok = t.status_id == data.success_status_id
-    day = t.time.date()
     t = t.mutate(
+        _okday=ibis.ifelse(ok, t.time.date(), ibis.null("date")),
         _ok=ok.cast("int64"),
         _promo=(ok & t.campaign_id.notnull()).cast("int64"),
-        _okday=ibis.ifelse(ok, day, ibis.null("date")),
         _disc=ibis.ifelse(ok, t.discount_value, ibis.null("float64")),
         _orig=ibis.ifelse(ok, t.original_price, ibis.null("float64")),
         _paid=ibis.ifelse(ok, t.final_price, ibis.null("float64")),
     )
-    g = t.group_by("customer_id").aggregate(
+    # Per customer and day first (every failure of a customer in one group with no day), so
+    # the active days are a count of rows, not a COUNT(DISTINCT) per customer.
+    d = t.group_by(["customer_id", "_okday"]).aggregate(
         tickets=t.count(),
         successful=t._ok.sum(),
         promoted=t._promo.sum(),
-        active_days=t._okday.nunique(),
-        first_day=t._okday.min(),
-        last_day=t._okday.max(),
         discount=t._disc.sum(),
         original=t._orig.sum(),
         spend=t._paid.sum(),
     )
+    g = d.group_by("customer_id").aggregate(
+        tickets=d.tickets.sum(),
+        successful=d.successful.sum(),
+        promoted=d.promoted.sum(),
+        active_days=d._okday.count(),
+        first_day=d._okday.min(),
+        last_day=d._okday.max(),
+        _first_promoted_day=ibis.ifelse(d.promoted > 0, d._okday, ibis.null("date")).min(),
+        discount=d.discount.sum(),
+        original=d.original.sum(),
+        spend=d.spend.sum(),
+    )
     table = g.mutate(
+        first_day_promoted=(g._first_promoted_day == g.first_day).fill_null(False),
         failures=g.tickets - g.successful,
         success_rate=g.successful / g.tickets,
         promotion_rate=ibis.ifelse(
@@ -89,6 +100,7 @@ def _customer_table(data: CustomerData) -> ir.Table:
             g.original > 0, g.discount.fill_null(0) / g.original, ibis.null("float64")
         ),
     )
+    table = table.drop("_first_promoted_day")
     return table
 
 
@@ -212,7 +224,7 @@ class Cohorts(Result):
 def cohorts(data: CustomerData) -> Cohorts:
     """Retention of each monthly cohort (first successful ticket) in the months after."""
     s = successful(data)
-    active = s.select("customer_id", m=month_index(s.month)).distinct()
+    active = s.select("customer_id", m=s.date.year() * 12 + s.date.month() - 1).distinct()
     first = active.group_by("customer_id").aggregate(cohort=active.m.min())
     j = active.join(first, "customer_id")
     j = j.mutate(offset=j.m - j.cohort)
@@ -260,18 +272,13 @@ def first_day_channel(data: CustomerData) -> ir.Table:
 
 
 def _first_day_channel(data: CustomerData) -> ir.Table:
-    s = successful(data)
-    days = s.group_by(["customer_id", "date"]).aggregate(promo=s.promoted.max())
-    rank = ibis.row_number().over(group_by=days.customer_id, order_by=days.date)
-    days = days.mutate(_n=rank)
-    first = days.filter(days._n == 0)
-    counts = days.group_by("customer_id").aggregate(active_days=days.count())
-    j = first.join(counts, "customer_id")
-    return j.select(
+    c = customer_table(data)
+    b = c.filter(c.successful > 0)
+    return b.select(
         "customer_id",
-        first_day=j.date,
-        channel=ibis.ifelse(j.promo, "promotion", "organic"),
-        returned=j.active_days > 1,
+        "first_day",
+        channel=ibis.ifelse(b.first_day_promoted, "promotion", "organic"),
+        returned=b.active_days > 1,
     )
 
 
@@ -455,25 +462,52 @@ def promotion_responsiveness(
     c = customer_table(data)  # materialised once: one row per customer
     c = c.filter(c.successful > 0)
     per = c.select("customer_id", n=c.successful, y=c.promoted)
-    totals = per.aggregate(y=per.y.sum(), n=per.n.sum()).execute()
-    overall = float(totals["y"].iloc[0]) / float(totals["n"].iloc[0]) if len(totals) else np.nan
-    rows = []
-    for dimension, table in (segments or segment_tables(data, as_of)).items():
-        seg = table.select(cid=table.customer_id, segment=table.segment)
-        j = per.left_join(seg, per.customer_id == seg.cid)
-        j = j.mutate(segment=j.segment.fill_null("unknown"))
-        agg = (
-            j.group_by("segment")
-            .aggregate(
-                k=j.count(),
-                y=j.y.sum(),
-                n=j.n.sum(),
-                yy=(j.y * j.y).sum(),
-                nn=(j.n * j.n).sum(),
-                yn=(j.y * j.n).sum(),
+
+    def sums(t: ir.Table) -> dict[str, ir.Value]:
+        return {
+            "k": t.count(),
+            "y": t.y.sum(),
+            "n": t.n.sum(),
+            "yy": (t.y * t.y).sum(),
+            "nn": (t.n * t.n).sum(),
+            "yn": (t.y * t.n).sum(),
+        }
+
+    totals = per.aggregate(**sums(per)).execute().iloc[0]
+    if not totals["k"]:
+        return pd.DataFrame()
+    overall = float(totals["y"]) / float(totals["n"])
+    tables = segments or segment_tables(data, as_of)
+    if not tables:
+        return pd.DataFrame()
+    # Every dimension in one query: the segment tables stacked, joined once to the buyers
+    # (one hash table instead of one per dimension); a dimension's buyers missing from its
+    # table are the totals minus what it matched (all sums are of integers, so exact).
+    stacked = ibis.union(
+        *[
+            t.select(
+                dimension=ibis.literal(name), cid=t.customer_id, segment=t.segment.cast("string")
             )
-            .execute()
-        )
+            for name, t in tables.items()
+        ]
+    )
+    j = stacked.inner_join(per, stacked.cid == per.customer_id)
+    j = j.mutate(segment=j.segment.fill_null("unknown"))
+    matched = j.group_by(["dimension", "segment"]).aggregate(**sums(j)).execute()
+    names = ["k", "y", "n", "yy", "nn", "yn"]
+    rows = []
+    for dimension in tables:
+        agg = matched[matched.dimension == dimension].drop(columns="dimension")
+        agg = agg.groupby("segment", as_index=False)[names].sum()
+        agg[names] = agg[names].astype(float)
+        missing = {m: float(totals[m]) - float(agg[m].sum()) for m in names}
+        if missing["k"] > 0:
+            unknown = agg.segment == "unknown"
+            if unknown.any():
+                for m in names:
+                    agg.loc[unknown, m] = agg.loc[unknown, m].astype(float) + missing[m]
+            else:
+                agg = pd.concat([agg, pd.DataFrame([{"segment": "unknown", **missing}])])
         for rec in agg.itertuples(index=False):
             rate, low, high = ratio_interval(
                 float(rec.y), float(rec.n), float(rec.yy), float(rec.nn), float(rec.yn), int(rec.k)

@@ -68,6 +68,7 @@ def clv_summary(data: CustomerData, as_of: dt.date | None = None) -> pd.DataFram
         T=literal_date(day).delta(g.first, unit="day"),
         monetary_value=ibis.ifelse(g.frequency > 0, g.repeat_spend.fill_null(0) / g.frequency, 0.0),
     ).execute()
+    out = out.sort_values("customer_id", ignore_index=True)  # the engine's row order varies
     for column in ("frequency", "recency", "T"):
         out[column] = out[column].astype("int64")
     out["monetary_value"] = out["monetary_value"].astype(float)

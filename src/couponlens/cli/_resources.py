@@ -62,8 +62,13 @@ def job_engine(memory_limit: str | None, job: str) -> BaseBackend:
         >>> con.sql("SELECT current_setting('memory_limit') AS m").execute()["m"].item()
         '190.7 MiB'
     """
-    _job.update(name=job, limit=memory_limit)
+    record_job(memory_limit, job)
     return connect(memory_limit=memory_limit)
+
+
+def record_job(memory_limit: str | None, job: str) -> None:
+    """Remember the running job and its limit for :func:`out_of_memory_message`."""
+    _job.update(name=job, limit=memory_limit)
 
 
 def forget_job() -> None:

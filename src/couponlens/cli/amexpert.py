@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import typer
+from ibis.backends import BaseBackend
 
 from couponlens.cli._app import app, console, generate_app
-from couponlens.cli._resources import MemoryLimit, job_engine
+from couponlens.cli._engine import ENGINE_HELP, SPARK_MASTER_HELP, job_engine
+from couponlens.cli._resources import MemoryLimit
 from couponlens.datasets.amexpert import TABLES, AmExpertData, load_amexpert, load_candidates
 from couponlens.datasets.amexpert_synthetic import write_amexpert
 from couponlens.errors import InputError
@@ -30,11 +32,11 @@ from couponlens.models.amexpert import (
 from couponlens.outputs import (
     check_model_and_report,
     check_writable,
-    replacing_file,
     replacing_folder,
 )
 from couponlens.report.model_report import write_model_report
 from couponlens.report.site import SiteEntry
+from couponlens.table_output import write_frame
 
 #: The competition's submission columns, exactly.
 SCORE_COLUMNS = ["id", "redemption_status"]
@@ -50,8 +52,8 @@ def _fmt(value: float | None) -> str:
     return "not estimable" if value is None else f"{value:.4f}"
 
 
-def _load(folder: Path, memory_limit: str | None, job: str) -> AmExpertData:
-    data = load_amexpert(folder, job_engine(memory_limit, job))
+def _load(folder: Path, con: BaseBackend | None = None) -> AmExpertData:
+    data = load_amexpert(folder, con)
     counts = ", ".join(f"{TABLES[name][0]} {n:,}" for name, n in data.report.rows.items())
     console.print(
         f"rows read = kept (a bad value stops the load): {counts}", highlight=False, soft_wrap=True
@@ -105,7 +107,9 @@ def _print_training(trained: TrainedAmExpert, model: Path) -> None:
 
 @amexpert_app.command("train")
 def train_command(
-    data_dir: Path = typer.Argument(..., help="Folder holding the AmExpert tables."),
+    data_dir: Path = typer.Argument(
+        ..., help="Folder holding the AmExpert tables (CSV, or Parquet files or folders of parts)."
+    ),
     model: Path = typer.Option(..., "--model", help="Folder to write the model to."),
     cv: str = typer.Option(
         "campaign", "--cv", help=f"Validation: {' | '.join(CV_STRATEGIES)} (grouped by campaign)."
@@ -125,13 +129,15 @@ def train_command(
         None, "--report", help="Also write the validation report (report.html) here."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing model or report."),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
     memory_limit: MemoryLimit = None,
 ) -> None:
     """Train a redemption model on point-in-time features and print its CV AUC."""
     check_model_and_report(model, report, force=force)
     if cv not in CV_STRATEGIES:
         raise InputError(f"--cv: expected one of {', '.join(CV_STRATEGIES)}, got {cv!r}")
-    data = _load(data_dir, memory_limit, "amexpert train")
+    data = _load(data_dir, job_engine(engine, spark_master, memory_limit, "amexpert train"))
     with console.status("building features and training"):
         trained = train_amexpert(
             data,
@@ -160,22 +166,25 @@ def predict_command(
     data_dir: Path = typer.Option(
         ..., "--data", help="Folder holding the AmExpert tables the features come from."
     ),
-    out: Path = typer.Option(..., "--out", help="Scores CSV: id,redemption_status."),
+    out: Path = typer.Option(
+        ..., "--out", help="Scores id,redemption_status: CSV, or Parquet for a .parquet name."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing scores file."),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
     memory_limit: MemoryLimit = None,
 ) -> None:
     """Score candidate offers: one output row per input row, in input order."""
     check_writable(out, force=force)
     loaded = load_amexpert_model(model)
-    if not candidates.is_file():
+    if not candidates.exists():
         raise InputError(
             f"{candidates}: no such file; expected a CSV with id,campaign_id,coupon_id,customer_id"
         )
-    data = _load(data_dir, memory_limit, "amexpert predict")
+    data = _load(data_dir, job_engine(engine, spark_master, memory_limit, "amexpert predict"))
     cands = load_candidates(candidates, data)
     scores = predict_amexpert(loaded, data, cands)
-    with replacing_file(out, force=force) as work:
-        scores[SCORE_COLUMNS].to_csv(work, index=False, float_format="%.8g")
+    write_frame(scores[SCORE_COLUMNS], out, force=force, float_format="%.8g")
     console.print(
         f"scored {len(scores):,} offers, mean probability "
         f"{scores['redemption_status'].mean():.4f}: {out}",

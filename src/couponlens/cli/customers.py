@@ -16,11 +16,13 @@ import dataclasses
 from pathlib import Path
 
 import typer
+from ibis.backends import BaseBackend
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from couponlens.analysis.customers import ANALYSIS_STEPS
 from couponlens.cli._app import app, console, generate_app
-from couponlens.cli._resources import MemoryLimit, job_engine
+from couponlens.cli._engine import ENGINE_HELP, SPARK_MASTER_HELP, job_engine
+from couponlens.cli._resources import MemoryLimit
 from couponlens.datasets.customers_synthetic import generate_customers
 from couponlens.errors import InputError
 from couponlens.outputs import check_writable, replacing_folder
@@ -40,16 +42,15 @@ def run_with_progress(
     mapping: Path | None,
     clv: bool,
     force: bool = False,
-    memory_limit: str | None = None,
+    con: BaseBackend | None = None,
 ) -> CustomerReportOutcome:
     """Run :func:`customers_report` with a Rich progress bar over its steps.
 
     The report folder is written under a temporary name and renamed into ``out`` at the end, so
     a failed or interrupted run leaves a previous report intact; an existing report needs
-    ``force``. ``memory_limit`` (e.g. ``"4GB"``) caps the engine's memory.
+    ``force``.
     """
     check_writable(out, force=force)
-    con = job_engine(memory_limit, "customers report")
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -97,7 +98,8 @@ def print_summary(outcome: CustomerReportOutcome) -> None:
 def report_command(
     data_dir: Path = typer.Argument(
         ...,
-        help="Folder with customer.csv, ticket_history.csv, device_detail.csv, ... (CSV/Parquet).",
+        help="Folder with customer.csv, ticket_history.csv, device_detail.csv, ... "
+        "(CSV, Parquet, or folders of Parquet parts).",
     ),
     out: Path = typer.Option(..., "--out", help="Folder for report.html and results.json."),
     mapping: Path | None = typer.Option(
@@ -107,10 +109,14 @@ def report_command(
         True, "--clv/--no-clv", help="Fit the BG/NBD + Gamma-Gamma value models."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
     memory_limit: MemoryLimit = None,
 ) -> None:
     """Analyse customer behaviour and value; write an HTML report and results.json."""
-    print_summary(run_with_progress(data_dir, out, mapping, clv, force, memory_limit))
+    check_writable(out, force=force)  # before an engine takes its seconds to start
+    con = job_engine(engine, spark_master, memory_limit, "customers report")
+    print_summary(run_with_progress(data_dir, out, mapping, clv, force, con))
 
 
 @generate_app.command("customers")

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from couponlens.cli._app import app, console, generate_app
-from couponlens.cli._resources import MemoryLimit, job_engine
+from couponlens.cli._engine import ENGINE_HELP, SPARK_MASTER_HELP
+from couponlens.cli._resources import MemoryLimit
 from couponlens.errors import InputError
 
 experiment_app = typer.Typer(
@@ -35,7 +36,10 @@ def _split(text: str | None) -> list[float] | None:
 @experiment_app.command("report")
 def report_command(
     data: Annotated[
-        Path, typer.Argument(help="Experiment table (CSV or Parquet), one row per unit.")
+        Path,
+        typer.Argument(
+            help="Experiment table (CSV, Parquet, or a folder of Parquet parts), one row per unit."
+        ),
     ],
     treatment: Annotated[str, typer.Option(help="Column naming each unit's arm.")],
     control: Annotated[str, typer.Option(help="The control arm's value in the treatment column.")],
@@ -67,16 +71,23 @@ def report_command(
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and row samples.")] = 0,
     force: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
+    engine: Annotated[str | None, typer.Option("--engine", help=ENGINE_HELP)] = None,
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help=SPARK_MASTER_HELP)
+    ] = None,
     memory_limit: MemoryLimit = None,
 ) -> None:
     """Analyse a randomized experiment and write report.html + results.json."""
     from couponlens.outputs import check_writable, replacing_folder
 
     check_writable(out, force=force)
+    from couponlens.cli._engine import job_engine
     from couponlens.datasets.experiment import load_experiment
+    from couponlens.engine import describe
     from couponlens.experiments.analysis import analyze_experiment
     from couponlens.experiments.report import write_experiment_report
 
+    con = job_engine(engine, spark_master, memory_limit, "experiment report")
     loaded = load_experiment(
         data,
         treatment=treatment,
@@ -84,7 +95,7 @@ def report_command(
         outcomes=outcome,
         covariates=covariate or [],
         pre_period=pre_period or [],
-        con=job_engine(memory_limit, "experiment report"),
+        con=con,
     )
     console.print(f"rows read {loaded.n_rows:,}, all kept (a bad value stops the load)")
     analysis = analyze_experiment(
@@ -97,7 +108,7 @@ def report_command(
         seed=seed,
     )
     with replacing_folder(out, force=force) as work:
-        write_experiment_report(analysis, work)
+        write_experiment_report(analysis, work, extra_results={"engine": describe(con)})
     folder = out
     for sentence in analysis.findings[:6]:
         console.print(f"- {sentence}", highlight=False, markup=False, soft_wrap=True)

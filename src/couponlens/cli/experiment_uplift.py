@@ -183,7 +183,10 @@ def target_command(
     candidates: Annotated[Path, typer.Argument(help="Candidates (CSV or Parquet) to score.")],
     value: Annotated[float, typer.Option(help="Value of one unit of outcome.")],
     cost: Annotated[float, typer.Option(help="Cost of one coupon sent.")],
-    out: Annotated[Path, typer.Option(help="Output CSV: candidates + uplift, net_value, send.")],
+    out: Annotated[
+        Path,
+        typer.Option(help="Candidates + uplift, net_value, send: CSV, or Parquet for .parquet."),
+    ],
     budget: Annotated[int | None, typer.Option(help="At most this many coupons.")] = None,
     arm_cost: Annotated[
         list[str] | None,

@@ -6,12 +6,15 @@ import dataclasses
 from pathlib import Path
 
 import typer
+from ibis.backends import BaseBackend
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from couponlens.analysis.o2o import ANALYSIS_STEPS
 from couponlens.cli._app import console, o2o_app
-from couponlens.cli._resources import MemoryLimit, job_engine
-from couponlens.outputs import replacing_folder
+from couponlens.cli._engine import ENGINE_HELP, SPARK_MASTER_HELP, job_engine
+from couponlens.cli._resources import MemoryLimit
+from couponlens.errors import InputError
+from couponlens.outputs import check_writable, replacing_folder
 from couponlens.report.o2o import REPORT_STEPS, O2OReportOutcome, o2o_report
 
 
@@ -21,15 +24,15 @@ def run_with_progress(
     popular_threshold: int,
     strict: bool,
     force: bool = False,
-    memory_limit: str | None = None,
+    *,
+    con: BaseBackend | None = None,
+    quarantine_format: str = "csv",
 ) -> O2OReportOutcome:
     """Run :func:`o2o_report` with a Rich progress bar over its steps.
 
     The report folder is written under a temporary name and renamed into ``out`` at the end, so
     a failed run leaves a previous report intact; an existing report needs ``force``.
-    ``memory_limit`` (e.g. ``"4GB"``) caps the engine's memory.
     """
-    con = job_engine(memory_limit, "o2o report")
     steps = len(ANALYSIS_STEPS) + len(REPORT_STEPS)
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -52,6 +55,7 @@ def run_with_progress(
                 strict=strict,
                 con=con,
                 progress=advance,
+                quarantine_format=quarantine_format,
             )
     quarantine = outcome.quarantine_path
     return dataclasses.replace(
@@ -85,7 +89,9 @@ def print_summary(outcome: O2OReportOutcome) -> None:
 
 @o2o_app.command("report")
 def report_command(
-    file: Path = typer.Argument(..., help="O2O log in the Tianchi layout (CSV or Parquet)."),
+    file: Path = typer.Argument(
+        ..., help="O2O log in the Tianchi layout (CSV, Parquet, or a folder of Parquet parts)."
+    ),
     out: Path = typer.Option(
         ..., "--out", help="Folder for report.html, results.json, quarantine.csv."
     ),
@@ -99,7 +105,25 @@ def report_command(
         False, "--strict", help="Stop at the first bad row instead of quarantining it."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
+    quarantine_format: str = typer.Option(
+        "csv", "--quarantine-format", help="Quarantined rows as csv or parquet (for big files)."
+    ),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
     memory_limit: MemoryLimit = None,
 ) -> None:
     """Analyse coupon usage, store traffic and spending habits; write an HTML report."""
-    print_summary(run_with_progress(file, out, popular_threshold, strict, force, memory_limit))
+    if quarantine_format not in ("csv", "parquet"):
+        raise InputError(f"--quarantine-format {quarantine_format!r}: expected csv or parquet")
+    check_writable(out, force=force)  # before Spark takes its seconds to start
+    con = job_engine(engine, spark_master, memory_limit, "o2o report")
+    outcome = run_with_progress(
+        file,
+        out,
+        popular_threshold,
+        strict,
+        force,
+        con=con,
+        quarantine_format=quarantine_format,
+    )
+    print_summary(outcome)

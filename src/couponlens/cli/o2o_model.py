@@ -10,22 +10,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import typer
+from ibis.backends import BaseBackend
 
 from couponlens.cli._app import app, console, o2o_app
-from couponlens.cli._resources import MemoryLimit, job_engine
+from couponlens.cli._engine import ENGINE_HELP, SPARK_MASTER_HELP, job_engine
+from couponlens.cli._resources import MemoryLimit
 from couponlens.datasets.o2o import O2OData, load_o2o
 from couponlens.errors import InputError
 from couponlens.models.artifact import load_model, save_model
 from couponlens.models.cv import STRATEGIES
-from couponlens.models.train import Scores, TrainOptions, evaluate_o2o, score_o2o, train_o2o
+from couponlens.models.train import (
+    DEFAULT_MAX_TRAINING_ROWS,
+    Scores,
+    TrainOptions,
+    evaluate_o2o,
+    score_o2o,
+    train_o2o,
+)
 from couponlens.outputs import (
     check_model_and_report,
     check_writable,
-    replacing_file,
     replacing_folder,
 )
 from couponlens.report.html import write_text_atomic
 from couponlens.report.model_report import leakage_banner, write_model_report
+from couponlens.table_output import write_frame
 from couponlens.targeting.policy import choose_recipients, cost_if_used
 
 #: The competition's submission columns, exactly.
@@ -64,7 +73,9 @@ def _sidecar(out: Path, model_dir: Path, scores: Scores, extra: dict[str, object
     return path
 
 
-def _score(model_dir: Path, candidates: Path, history: Path, con: object) -> tuple[Scores, O2OData]:
+def _score(
+    model_dir: Path, candidates: Path, history: Path, con: BaseBackend
+) -> tuple[Scores, O2OData]:
     model = load_model(model_dir)
     past = _load(history, con, "history")
     if not past.has_purchase_dates:
@@ -105,13 +116,21 @@ def train_command(
         None, "--report", help="Also write the validation report (report.html) here."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing model or report."),
+    max_train_rows: int = typer.Option(
+        DEFAULT_MAX_TRAINING_ROWS,
+        "--max-train-rows",
+        min=0,
+        help="Train on a sample when the label windows hold more receipts than this (0: never).",
+    ),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
     memory_limit: MemoryLimit = None,
 ) -> None:
     """Train a redemption model on point-in-time windows and save it with its manifest."""
     check_model_and_report(model, report, force=force)
     if cv not in STRATEGIES:
         raise InputError(f"--cv: expected one of {', '.join(STRATEGIES)}, got {cv!r}")
-    data = _load(history, job_engine(memory_limit, "o2o train"), "history")
+    data = _load(history, job_engine(engine, spark_master, memory_limit, "o2o train"), "history")
     if not data.has_purchase_dates:
         raise InputError(f"{history}: training needs the train layout (with the Date column)")
     options = TrainOptions(
@@ -122,9 +141,12 @@ def train_command(
         n_estimators=n_estimators,
         seed=seed,
         threads=threads,
+        max_training_rows=max_train_rows or None,
     )
     with console.status("building features and training"):
         result = train_o2o(data.table, options)
+    if result.sample is not None:
+        console.print(result.sample.note(), highlight=False)
     with replacing_folder(model, force=force) as work:
         save_model(result.model, work)
     v = result.validation
@@ -175,14 +197,20 @@ def predict_command(
         ..., "--history", help="The O2O log before the candidates (train layout)."
     ),
     out: Path = typer.Option(
-        ..., "--out", help="Scores CSV: User_id,Coupon_id,Date_received,Probability."
+        ...,
+        "--out",
+        help="Scores User_id,Coupon_id,Date_received,Probability: CSV, or Parquet for .parquet.",
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing scores file."),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
     memory_limit: MemoryLimit = None,
 ) -> None:
     """Score candidate receipts; one output row per input row, in input order."""
     check_writable(out, force=force)
-    scores, _ = _score(model, candidates, history, job_engine(memory_limit, "o2o predict"))
+    scores, _ = _score(
+        model, candidates, history, job_engine(engine, spark_master, memory_limit, "o2o predict")
+    )
     f = scores.frame
     table = pd.DataFrame(
         {
@@ -192,9 +220,8 @@ def predict_command(
             "Probability": f["probability"],
         }
     )
-    with replacing_file(out, force=force) as work:
-        table.to_csv(work, index=False, float_format="%.8g")
-    side = _sidecar(out, model, scores, {"rows": len(table)})
+    kind = write_frame(table, out, force=force, float_format="%.8g")
+    side = _sidecar(out, model, scores, {"rows": len(table), "format": kind})
     console.print(leakage_banner(scores.leakage_features), highlight=False)
     console.print(
         f"scored {len(table):,} receipts, mean probability {table['Probability'].mean():.4f}: {out} (about: {side})"
@@ -218,12 +245,14 @@ def evaluate_command(
         None, "--truth", help="Generator truth file: shows the true-probability ceiling."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
     memory_limit: MemoryLimit = None,
 ) -> None:
     """Measure a model on labelled receipts and write the model report."""
     check_writable(out, force=force)
     loaded = load_model(model)
-    con = job_engine(memory_limit, "o2o evaluate")
+    con = job_engine(engine, spark_master, memory_limit, "o2o evaluate")
     past = _load(history, con, "history")
     rows = _load(labelled, con, "labelled")
     start = None
@@ -274,7 +303,9 @@ def target_command(
     history: Path = typer.Option(
         ..., "--history", help="The O2O log before the candidates (train layout)."
     ),
-    out: Path = typer.Option(..., "--out", help="CSV of the chosen receipts."),
+    out: Path = typer.Option(
+        ..., "--out", help="The chosen receipts: CSV, or Parquet for a .parquet name."
+    ),
     budget: int | None = typer.Option(
         None, "--budget", min=0, help="Send at most this many coupons."
     ),
@@ -291,13 +322,17 @@ def target_command(
         help="Basket a plain-rate coupon applies to, for its cost (rate coupons only).",
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing recipients file."),
+    engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+    spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
     memory_limit: MemoryLimit = None,
 ) -> None:
     """Choose the receipts that maximise expected redemptions under a budget or cost limit."""
     check_writable(out, force=force)
     if budget is None and max_cost is None:
         raise InputError("give --budget N (coupons) or --max-cost AMOUNT (expected discount paid)")
-    scores, _ = _score(model, candidates, history, job_engine(memory_limit, "target"))
+    scores, _ = _score(
+        model, candidates, history, job_engine(engine, spark_master, memory_limit, "target")
+    )
     f = scores.frame
     kind = np.where(f["discount_is_spend_save"] == 1, "spend_save", "rate")
     cost = cost_if_used(kind, f["discount_rate"], f["discount_amount"], rate_basket=rate_basket)
@@ -321,8 +356,7 @@ def target_command(
             "Expected_cost": chosen["probability"].to_numpy() * cost[choice.selected],
         }
     )
-    with replacing_file(out, force=force) as work:
-        table.to_csv(work, index=False, float_format="%.8g")
+    write_frame(table, out, force=force, float_format="%.8g")
     _sidecar(out, model, scores, {"targeting": choice.to_dict()})
     console.print(leakage_banner(scores.leakage_features), highlight=False)
     lift = choice.lift_over_random

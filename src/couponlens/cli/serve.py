@@ -45,11 +45,18 @@ def serve_command(
             "a slower client gets 408 and is disconnected.",
         ),
     ] = int(DEFAULT_REQUEST_TIMEOUT),
+    compile_model: Annotated[
+        bool,
+        typer.Option(
+            help="Compile the model's trees with the system C compiler (same scores, about 3x "
+            "faster; cached). Without a compiler the service uses LightGBM's predictor."
+        ),
+    ] = True,
 ) -> None:
     """Serve POST /score and POST /target over HTTP (token from COUPONLENS_API_TOKEN, if set)."""
     import uvicorn
 
-    from couponlens.service.app import build_service
+    from couponlens.service.app import build_service, settle_memory
     from couponlens.service.timeouts import HeaderDeadlineProtocol
 
     day = None
@@ -67,11 +74,13 @@ def serve_command(
             token=token,
             max_body_bytes=max_body_bytes,
             request_timeout=request_timeout,
+            compile_model=compile_model,
         )
     window = snapshot.window
     console.print(
         f"snapshot as of {snapshot.as_of} (features {window.feature_start}..{window.feature_end}, "
         f"{snapshot.entities['u']:,} users, built in {snapshot.seconds:.1f} s); "
+        f"trees scored by {'native code' if api.state.predictor == 'compiled' else 'LightGBM'}; "
         f"token {'required' if token else 'not required (set COUPONLENS_API_TOKEN)'}",
         highlight=False,
         soft_wrap=True,
@@ -81,6 +90,7 @@ def serve_command(
     )
     # The header deadline is uvicorn's keep-alive timeout, extended to new connections.
     if workers == 1:
+        settle_memory()
         uvicorn.run(
             api,
             host=host,
@@ -99,6 +109,7 @@ def serve_command(
             "as_of": None if day is None else day.isoformat(),
             "max_body_bytes": max_body_bytes,
             "request_timeout": request_timeout,
+            "compile_model": compile_model,
         }
     )
     uvicorn.run(

@@ -57,8 +57,16 @@ from couponlens.datasets._read_errors import (
     physical_line,
     read_error_message,
 )
-from couponlens.engine import connect
+from couponlens.datasets.sources import (
+    check_parquet_type,
+    duckdb_parquet_source,
+    is_parquet,
+    parquet_parts,
+    parquet_text,
+    read_error,
+)
 from couponlens.errors import InputError, ValidationError
+from couponlens.handoff import loading_engine, materialise, to_engine
 
 #: Table name -> (file name, required columns, required file?).
 TABLES: dict[str, tuple[str, tuple[str, ...], bool]] = {
@@ -218,8 +226,50 @@ def _check_header(path: Path, header: Sequence[str], required: Sequence[str]) ->
     )
 
 
+def _table_file(folder: Path, file_name: str) -> Path | None:
+    """The table's file: ``train.csv``, else ``train.parquet`` or a folder ``train/`` of parts."""
+    stem = file_name.removesuffix(".csv")
+    for path in (folder / file_name, folder / f"{stem}.parquet", folder / f"{stem}.pq"):
+        if path.is_file():
+            return path
+    for path in (folder / stem, folder / f"{stem}.parquet"):
+        if path.is_dir():
+            return path
+    return None
+
+
+#: Kinds of Parquet column the text rules can check (dates are written yyyy-mm-dd).
+_PARQUET_KINDS = ("integer", "floating", "string", "date", "timestamp")
+
+
+def _read_parquet_text(
+    con: BaseBackend, path: Path, required: Sequence[str], name: str
+) -> ir.Table:
+    """A Parquet file or folder's required columns as text, plus ``line_number`` (row number)."""
+    source = duckdb_parquet_source(parquet_parts(path))
+    try:
+        con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM {source}")
+    except Exception as exc:  # the engine's reader: not Parquet, parts that differ, ...
+        raise read_error(path, exc) from exc
+    table = con.table(name)
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"{path}: no column {missing[0]} (the columns are {', '.join(table.columns)[:160]}); "
+            f"expected {','.join(required)}"
+        )
+    kinds = {c: check_parquet_type(path, c, table[c].type(), _PARQUET_KINDS) for c in required}
+    numbered = con.sql(f"SELECT rowid + 1 AS line_number, * FROM {name}")
+    return numbered.select(
+        "line_number",
+        **{c: parquet_text(numbered[c], kinds[c], date_format="%Y-%m-%d") for c in required},
+    )
+
+
 def _read_text_table(con: BaseBackend, path: Path, required: Sequence[str], name: str) -> ir.Table:
-    """Every field as text, plus ``line_number`` (the header is line 1)."""
+    """Every field as text, plus ``line_number`` (the header is line 1; a Parquet row number)."""
+    if is_parquet(path):
+        return _read_parquet_text(con, path, required, name)
     header = _read_header(path)
     _check_header(path, header, required)
     literal = str(path).replace("'", "''")
@@ -240,8 +290,11 @@ Problem = tuple[str, ir.BooleanValue, str]
 
 
 def _line(path: Path, numbered: object) -> int:
-    """The physical line of a row numbered ``rowid + 2`` (blank lines and quoted line breaks
-    shift the two apart); only called on the error path."""
+    """The physical line of a CSV row numbered ``rowid + 2`` (blank lines and quoted line
+    breaks shift the two apart), or a Parquet row's number as it is; only called on the error
+    path."""
+    if is_parquet(path):
+        return int(numbered)  # type: ignore[call-overload]
     return physical_line(path, int(numbered) - 2)  # type: ignore[call-overload]
 
 
@@ -484,16 +537,18 @@ def load_candidates(
         True
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: no such file; expected a CSV with {','.join(CANDIDATE_COLUMNS)}")
     suffix = uuid.uuid4().hex[:10]
-    raw = _read_text_table(data.con, path, CANDIDATE_COLUMNS, f"_amx_raw_cand_{suffix}")
-    table = _materialise(data.con, _offers(path, raw, labelled=False), "candidates", suffix)
+    loading = loading_engine(data.con)
+    raw = _read_text_table(loading, path, CANDIDATE_COLUMNS, f"_amx_raw_cand_{suffix}")
+    table = _materialise(loading, _offers(path, raw, labelled=False), "candidates", suffix)
     _duplicates(path, table, "id")
+    table = to_engine(table, data.con)  # itself on DuckDB; Spark gets the checked rows
     _orphans(path, table, "campaign_id", data.campaigns, TABLES["campaigns"][0])
     _orphans(path, table, "coupon_id", data.coupon_items, TABLES["coupon_items"][0])
     if table_name:
-        table = data.con.create_table(table_name, table, overwrite=True)
+        table = materialise(data.con, table, name=table_name)
     return table
 
 
@@ -501,8 +556,10 @@ def load_amexpert(folder: str | Path, con: BaseBackend | None = None) -> AmExper
     """Load and validate the AmExpert tables in ``folder`` (see the module docstring).
 
     Args:
-        folder: the folder holding the CSV files under their competition names.
-        con: the engine; a new in-process DuckDB when ``None``.
+        folder: the folder holding the tables under their competition names: CSV files, or
+            Parquet (``train.parquet``, or a folder ``train/`` of parts) in the same columns.
+        con: the engine the features are built on; a new in-process DuckDB when ``None``. The
+            files are read and checked on DuckDB, then handed to ``con`` when it is Spark.
 
     Returns:
         :class:`AmExpertData` with one typed table per file on the engine.
@@ -514,7 +571,7 @@ def load_amexpert(folder: str | Path, con: BaseBackend | None = None) -> AmExper
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder; expected a folder holding the AmExpert tables")
-    missing = [f for f, _, required in TABLES.values() if required and not (folder / f).is_file()]
+    missing = [f for f, _, required in TABLES.values() if required and not _table_file(folder, f)]
     if missing:
         raise InputError(
             f"{folder}: missing {', '.join(missing)}; expected the AmExpert tables under their "
@@ -522,7 +579,7 @@ def load_amexpert(folder: str | Path, con: BaseBackend | None = None) -> AmExper
             f"item_data.csv, customer_demographics.csv; test.csv and "
             f"customer_transaction_data.csv are optional)"
         )
-    con = con if con is not None else connect()
+    engine, con = con, loading_engine(con)
     suffix = uuid.uuid4().hex[:10]
     builders = {
         "train": lambda p, r: _offers(p, r, labelled=True),
@@ -536,11 +593,12 @@ def load_amexpert(folder: str | Path, con: BaseBackend | None = None) -> AmExper
     tables: dict[str, ir.Table | None] = {}
     paths: dict[str, Path] = {}
     for name, (file_name, columns, _required) in TABLES.items():
-        path = folder / file_name
-        paths[name] = path
-        if not path.is_file():
+        found = _table_file(folder, file_name)
+        paths[name] = found or folder / file_name
+        if found is None:
             tables[name] = None
             continue
+        path = found
         raw = _read_text_table(con, path, columns, f"_amx_raw_{name}_{suffix}")
         tables[name] = _materialise(con, builders[name](path, raw), name, suffix)
         con.drop_table(f"_amx_raw_{name}_{suffix}", force=True)
@@ -597,6 +655,9 @@ def load_amexpert(folder: str | Path, con: BaseBackend | None = None) -> AmExper
         customers_with_demographics=rows["demographics"],
         warnings=warnings,
     )
+    if engine is not None and engine is not con:  # a job on Spark: hand the tables over
+        tables = {n: None if t is None else to_engine(t, engine) for n, t in tables.items()}
+        con = engine
     return AmExpertData(
         con=con,
         train=table("train"),

@@ -58,8 +58,9 @@ from couponlens.datasets._read_errors import (
     read_failure,
     refuse_ragged_rows,
 )
-from couponlens.engine import connect
+from couponlens.datasets.sources import duckdb_parquet_source, is_parquet, parquet_parts
 from couponlens.errors import InputError
+from couponlens.handoff import loading_engine, to_engine
 
 #: The canonical tables, in load order.
 TABLES: tuple[str, ...] = ("customers", "tickets", "devices", "campaigns", "statuses")
@@ -382,40 +383,47 @@ def _find_file(data_dir: Path, table: str, mapping: Mapping) -> Path | None:
             path = data_dir / f"{stem}{suffix}"
             if path.is_file():
                 return path
+        for folder in (data_dir / stem, data_dir / f"{stem}.parquet"):
+            if folder.is_dir():  # a folder of Parquet parts (Spark's, Hive's layout)
+                return folder
     return None
 
 
 def _read_source(con: BaseBackend, path: Path) -> ir.Table:
     literal = str(path).replace("'", "''")
     name = f"_cl_src_{uuid.uuid4().hex[:12]}"
-    csv_file = path.suffix != ".parquet"
-    if csv_file:
+    parquet = is_parquet(path)
+    if not parquet:
         check_header_line(path)
     try:
-        if not csv_file:
-            con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{literal}')")
+        if parquet:
+            source = duckdb_parquet_source(parquet_parts(path))
+            con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM {source}")
         else:
             con.raw_sql(
                 f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv('{literal}', header=true, "
                 f"all_varchar=true, auto_detect=true)"
             )
+    except InputError:
+        raise
     except Exception as exc:  # duckdb raises several types for unreadable files
-        if not csv_file:
+        if parquet:
             first = str(exc).splitlines()[0]
             raise InputError(f"{path}: could not be read as a table ({first})") from exc
         raise InputError(read_failure(con, path, exc)) from exc
-    if csv_file:
+    if not parquet:
         refuse_ragged_rows(con, path, con.table(name).columns)
-    return _numbered(con, name)
+    return _numbered(con, name, first_line=1 if parquet else 2)
 
 
-def _numbered(con: BaseBackend, name: str) -> ir.Table:
-    """The staged source with ``_line`` (its line in a CSV file: header is line 1).
+def _numbered(con: BaseBackend, name: str, first_line: int = 2) -> ir.Table:
+    """The staged source with ``_line`` (its line in a CSV file: header is line 1; a Parquet
+    file's row number, counted from 1 across the parts of a folder).
 
     CSV files are read as text; Parquet keeps its types, and columns already of the canonical
     type skip the text round trip (see :func:`_native`).
     """
-    return con.sql(f'SELECT rowid + 2 AS "_line", * FROM {name}')
+    return con.sql(f'SELECT rowid + {first_line} AS "_line", * FROM {name}')
 
 
 #: A header name that is a number, a date or the reader's own name for a headerless column.
@@ -494,8 +502,14 @@ def _native(value: ir.Value, dtype: str) -> bool:
 
 
 def _clean_text(value: ir.Value) -> ir.StringValue:
-    text = _trim(value.cast("string"))
-    return ibis.ifelse(text == "", ibis.null("string"), text)
+    """Text without leading/trailing spaces; empty text becomes missing.
+
+    ``trim`` runs only on the values that start or end with a space: it copies every string
+    it sees, which cost three times the rest of the load on ten million tickets.
+    """
+    text = value.cast("string")
+    padded = text.startswith(" ") | text.endswith(" ")
+    return ibis.ifelse(padded, _trim(text), text).nullif("")
 
 
 def _parse(text: ir.StringValue, dtype: str, fmt: str | None) -> ir.Value:
@@ -534,7 +548,7 @@ def _int_from_text(text: ir.StringValue) -> ir.IntegerValue:
 
 
 def _first_bad(con: BaseBackend, staged: ir.Table, column: str, where: str, expected: str) -> None:
-    bad = staged.filter(staged[f"_src_{column}"].notnull() & staged[column].isnull())
+    bad = staged.filter(staged[f"_bad_{column}"])
     count = int(bad.count().execute())
     if count:
         row = bad.order_by("_line").select("_line", f"_src_{column}").limit(1).execute()
@@ -562,6 +576,26 @@ def _value_map(text: ir.StringValue, mapping: dict[str, str]) -> ir.StringValue:
     return ibis.cases(*cases, else_=text) if cases else text
 
 
+def _deduplicated(source: ir.Table, data_columns: list[str]) -> ir.Table:
+    """``source`` without exact duplicate rows (the first line kept) and with ``_copies``.
+
+    Rows are compared by a 64-bit hash of every cell (a collision between two different rows
+    among 10 M has a probability of about 3e-6). Only the few hashes seen more than once are
+    joined back, so a file without duplicates costs one group-by of the hashes.
+    """
+    row = ibis.struct({f"c{i}": source[c] for i, c in enumerate(data_columns)})
+    hashed = source.mutate(_h=row.hash())
+    repeated = (
+        hashed.group_by("_h")
+        .aggregate(_first=hashed._line.min(), _copies=hashed.count())
+        .filter(lambda t: t._copies > 1)
+    )
+    joined = hashed.left_join(repeated, hashed._h == repeated._h)
+    return joined.filter(joined._first.isnull() | (joined._line == joined._first)).select(
+        *data_columns, "_line", _copies=joined._copies.fill_null(1)
+    )
+
+
 def _canonical_table(
     con: BaseBackend,
     source: ir.Table,
@@ -570,86 +604,66 @@ def _canonical_table(
     where: str,
     source_name: str,
 ) -> tuple[ir.Table, TableLoad, dict[str, int]]:
+    """Deduplicate, clean, parse and check one source table in a single materialised pass.
+
+    The canonical columns, the cleaned source text of every parsed column (``_src_*``, kept
+    to name a bad value), whether it failed to parse (``_bad_*``) and the table's own flags (``_flag_*``, see :func:`_clean`) are
+    written once; the checks and counts read that table, and the helper columns are dropped
+    from it afterwards.
+    """
     spec = mapping.tables.get(table)
     chosen, layout = _match_columns(source, table, spec, where)
     notes: list[str] = []
-    extra: dict[str, int] = {}
     data_columns = [c for c in source.columns if c != "_line"]
-    # Exact duplicates: rows with the same 64-bit hash of every cell (a collision between two
-    # different rows among 10 M has a probability of about 3e-6); the first line is kept.
-    row = ibis.struct({f"c{i}": source[c] for i, c in enumerate(data_columns)})
-    hashed = source.mutate(_h=row.hash())
-    firsts = hashed.group_by("_h").aggregate(_first=hashed._line.min(), _copies=hashed.count())
-    base = hashed.join(firsts, (hashed._h == firsts._h) & (hashed._line == firsts._first)).select(
-        *data_columns, "_line", "_copies"
-    )
-    # Deduplicate and clean the text once (materialised, so each parse below reads a plain
-    # column), then parse and check every column in one pass over the result.
-    text_columns: dict[str, ir.Value] = {"_line": base["_line"], "_copies": base["_copies"]}
-    formats: dict[str, str | None] = {}
-    native: dict[str, ir.Value] = {}
+    base = _deduplicated(source, data_columns)
+    helpers: dict[str, ir.Value] = {"_line": base["_line"], "_copies": base["_copies"]}
+    values: dict[str, ir.Value] = {}
+    checked: list[ColumnSpec] = []
     for column in SCHEMA[table]:
         if column.name not in chosen:
+            values[column.name] = ibis.null(column.dtype)
             continue
         source_column = base[chosen[column.name]]
         if not (spec and column.name in spec.values) and _native(source_column, column.dtype):
-            native[column.name] = source_column.cast(column.dtype)
-            text_columns[f"_nat_{column.name}"] = native[column.name]
+            values[column.name] = source_column.cast(column.dtype)
             continue
         text = _clean_text(source_column)
         if spec and column.name in spec.values:
             text = _value_map(text, spec.values[column.name])
-        formats[column.name] = None
+        if column.dtype == "string":
+            values[column.name] = text
+            continue
+        fmt = None
         if spec is not None:
-            formats[column.name] = (
-                spec.time_format if column.dtype == "timestamp" else spec.date_format
-            )
-        text_columns[f"_src_{column.name}"] = text
-    text_name = f"_cl_text_{uuid.uuid4().hex[:12]}"
-    con.create_table(text_name, base.select(**text_columns), temp=True)
-    texts = con.table(text_name)
-    parsed = {
-        column.name: (
-            texts[f"_nat_{column.name}"]
-            if column.name in native
-            else _parse(texts[f"_src_{column.name}"], column.dtype, formats[column.name])
-        )
-        for column in SCHEMA[table]
-        if column.name in chosen
-    }
-    staged_name = f"_cl_staged_{uuid.uuid4().hex[:12]}"
-    con.create_table(staged_name, texts.mutate(**parsed), temp=True)
-    staged = con.table(staged_name)
-    con.drop_table(text_name)
-    checked = [
-        c
-        for c in SCHEMA[table]
-        if c.name in chosen and c.dtype != "string" and c.name not in native
-    ]
-    metrics: dict[str, ir.Value] = {"rows": staged._copies.sum(), "distinct": staged.count()}
-    for column in checked:
-        bad = staged[f"_src_{column.name}"].notnull() & staged[column.name].isnull()
-        metrics[f"bad_{column.name}"] = bad.cast("int64").sum()
-    counts = staged.aggregate(**metrics).execute()
-    rows_read = int(counts["rows"].fillna(0).iloc[0])
-    rows_distinct = int(counts["distinct"].iloc[0])
-    for column in checked:
-        if int(counts[f"bad_{column.name}"].fillna(0).iloc[0]):
-            _first_bad(con, staged, column.name, where, _EXPECTED[column.dtype])
-    duplicates = rows_read - rows_distinct
-    if duplicates:
-        notes.append(f"{duplicates:,} exact duplicate row(s) dropped")
-    out: dict[str, ir.Value] = {}
-    for column in SCHEMA[table]:
-        value = staged[column.name] if column.name in chosen else ibis.null(column.dtype)
-        out[column.name] = value.cast(column.dtype)
-    canonical = staged.select(**out)
-    canonical, more_notes, extra = _clean(canonical, table, mapping, chosen)
-    notes.extend(more_notes)
+            fmt = spec.time_format if column.dtype == "timestamp" else spec.date_format
+        parsed = _parse(text, column.dtype, fmt).cast(column.dtype)
+        helpers[f"_src_{column.name}"] = text
+        helpers[f"_bad_{column.name}"] = text.notnull() & parsed.isnull()
+        values[column.name] = parsed
+        checked.append(column)
+    canonical, flags = _clean(base.select(**helpers, **values), table, mapping, chosen)
     name = f"_cl_{table}_{uuid.uuid4().hex[:12]}"
     con.create_table(name, canonical, temp=True)
+    staged = con.table(name)
+    metrics: dict[str, ir.Value] = {"rows": staged._copies.sum(), "distinct": staged.count()}
+    for column in checked:
+        metrics[f"bad_{column.name}"] = staged[f"_bad_{column.name}"].cast("int64").sum()
+    for flag in flags:
+        metrics[flag] = staged[flag].cast("int64").sum()
+    counts = staged.aggregate(**metrics).execute().iloc[0]
+    rows_read = int(0 if pd.isna(counts["rows"]) else counts["rows"])
+    rows_distinct = int(counts["distinct"])
+    for column in checked:
+        if int(0 if pd.isna(counts[f"bad_{column.name}"]) else counts[f"bad_{column.name}"]):
+            _first_bad(con, staged, column.name, where, _EXPECTED[column.dtype])
+    flag_counts = {f: int(0 if pd.isna(counts[f]) else counts[f]) for f in flags}
+    extra = _flag_notes(table, flag_counts, mapping, chosen, notes)
+    duplicates = rows_read - rows_distinct
+    if duplicates:
+        notes.insert(0, f"{duplicates:,} exact duplicate row(s) dropped")
+    for helper in [c for c in staged.columns if c.startswith("_")]:
+        con.raw_sql(f'ALTER TABLE temp.main."{name}" DROP COLUMN "{helper}"')
     result = con.table(name)
-    con.drop_table(staged_name)  # intermediate copies would double the memory of a big load
     load = TableLoad(
         table=table,
         source=source_name,
@@ -665,34 +679,27 @@ def _canonical_table(
 
 def _clean(
     t: ir.Table, table: str, mapping: Mapping, chosen: dict[str, str]
-) -> tuple[ir.Table, list[str], dict[str, int]]:
-    notes: list[str] = []
-    extra: dict[str, int] = {}
+) -> tuple[ir.Table, list[str]]:
+    """The table's own value rules, and the names of the ``_flag_*`` columns it adds to be
+    counted once the table is written (see :func:`_flag_notes`)."""
+    flags: list[str] = []
     if table == "customers":
         raw_gender = t.gender.lower()
         cases = [(raw_gender == k, ibis.literal(v)) for k, v in GENDER_VALUES.items()]
         cases += [(raw_gender == v, ibis.literal(v)) for v in (UNKNOWN,)]
         gender = ibis.cases(*cases, else_=ibis.literal(UNKNOWN))
         t = t.mutate(gender=gender)
-        unknown = int((t.gender == UNKNOWN).sum().execute() or 0)
-        if "gender" in chosen and unknown:
-            notes.append(f"{unknown:,} gender value(s) not recognised: set to 'unknown'")
+        t = t.mutate(_flag_unknown_gender=t.gender == UNKNOWN)
+        flags.append("_flag_unknown_gender")
         if mapping.placeholder_birth_date:
             placeholder = ibis.literal(mapping.placeholder_birth_date).cast("date")
-            is_placeholder = t.birth_date == placeholder
-            counts = t.aggregate(
-                total=is_placeholder.sum(),
-                not_verified=(is_placeholder & (t.gender == NOT_VERIFIED)).sum(),
-            ).execute()
-            extra["placeholder"] = int(counts["total"].fillna(0).iloc[0])
-            extra["placeholder_not_verified"] = int(counts["not_verified"].fillna(0).iloc[0])
-            if extra["placeholder"]:
-                notes.append(
-                    f"{extra['placeholder']:,} placeholder birth date(s) "
-                    f"{mapping.placeholder_birth_date} set to unknown "
-                    f"({extra['placeholder_not_verified']:,} of them on not-verified accounts)"
-                )
-            t = t.mutate(birth_date=ibis.ifelse(is_placeholder, ibis.null("date"), t.birth_date))
+            is_placeholder = (t.birth_date == placeholder).fill_null(False)
+            t = t.mutate(
+                _flag_placeholder=is_placeholder,
+                _flag_placeholder_not_verified=is_placeholder & (t.gender == NOT_VERIFIED),
+                birth_date=ibis.ifelse(is_placeholder, ibis.null("date"), t.birth_date),
+            )
+            flags += ["_flag_placeholder", "_flag_placeholder_not_verified"]
     elif table == "tickets":
         if mapping.no_campaign_id is not None:
             t = t.mutate(
@@ -702,7 +709,6 @@ def _clean(
             )
         if "status_id" not in chosen:
             t = t.mutate(status_id=ibis.literal(mapping.success_status_id, "int64"))
-            notes.append("no status column: every ticket is taken as successful")
         if "final_price" not in chosen and "original_price" in chosen:
             t = t.mutate(final_price=t.original_price - t.discount_value.fill_null(0))
     elif table == "devices":
@@ -722,7 +728,30 @@ def _clean(
     elif table == "statuses":
         group = t.error_group.lower()
         t = t.mutate(error_group=ibis.ifelse(group == "", ibis.null("string"), group))
-    return t, notes, extra
+    return t, flags
+
+
+def _flag_notes(
+    table: str, counts: dict[str, int], mapping: Mapping, chosen: dict[str, str], notes: list[str]
+) -> dict[str, int]:
+    """Notes for the counts of :func:`_clean`'s flags; the placeholder counts for the report."""
+    extra: dict[str, int] = {}
+    if table == "customers":
+        unknown = counts["_flag_unknown_gender"]
+        if "gender" in chosen and unknown:
+            notes.append(f"{unknown:,} gender value(s) not recognised: set to 'unknown'")
+        if mapping.placeholder_birth_date:
+            extra["placeholder"] = counts["_flag_placeholder"]
+            extra["placeholder_not_verified"] = counts["_flag_placeholder_not_verified"]
+            if extra["placeholder"]:
+                notes.append(
+                    f"{extra['placeholder']:,} placeholder birth date(s) "
+                    f"{mapping.placeholder_birth_date} set to unknown "
+                    f"({extra['placeholder_not_verified']:,} of them on not-verified accounts)"
+                )
+    elif table == "tickets" and "status_id" not in chosen:
+        notes.append("no status column: every ticket is taken as successful")
+    return extra
 
 
 def os_from_model(model: ir.StringValue, platform: ir.StringValue) -> ir.StringValue:
@@ -841,9 +870,11 @@ def load_customer_data(
     there.
 
     Args:
-        data_dir: the folder with ``customer.csv``, ``ticket_history.csv``, ... (CSV or Parquet).
+        data_dir: the folder with ``customer.csv``, ``ticket_history.csv``, ... (CSV, Parquet,
+            or a folder of Parquet parts named like the file: ``ticket_history/``).
         mapping: a mapping file (JSON/TOML) or a :class:`Mapping`; None uses the built-in names.
-        con: the engine; a new in-process DuckDB when None.
+        con: the engine the analyses run on; a new in-process DuckDB when None. The tables
+            are read and cleaned on DuckDB, then handed to ``con`` when it is Spark.
 
     Example:
         >>> import tempfile, pathlib
@@ -860,7 +891,7 @@ def load_customer_data(
         mapping = Mapping()
     elif not isinstance(mapping, Mapping):
         mapping = read_mapping(mapping)
-    con = con or connect()
+    engine, con = con, loading_engine(con)
     sources: dict[str, tuple[ir.Table, str]] = {}
     for table in TABLES:
         path = _find_file(folder, table, mapping)
@@ -871,7 +902,7 @@ def load_customer_data(
             f"{folder}: found neither a customers table ({', '.join(s + '.csv' for s in FILE_STEMS['customers'])}) "
             f"nor a ticket table ({', '.join(s + '.csv' for s in FILE_STEMS['tickets'])})"
         )
-    return _load_sources(con, sources, mapping, str(folder))
+    return on_engine(_load_sources(con, sources, mapping, str(folder)), engine)
 
 
 def customer_data_from_frames(
@@ -893,7 +924,7 @@ def customer_data_from_frames(
         >>> data.tickets.execute()["campaign_id"].isna().tolist()
         [True]
     """
-    con = con or connect()
+    engine, con = con, loading_engine(con)
     mapping = mapping or Mapping()
     frames = {
         "customers": customers,
@@ -918,7 +949,18 @@ def customer_data_from_frames(
         sources[table] = (_numbered(con, name), f"<{table} frame>")
     if not sources:
         raise InputError("no tables given: pass at least customers or tickets")
-    return _load_sources(con, sources, mapping, "<frames>")
+    return on_engine(_load_sources(con, sources, mapping, "<frames>"), engine)
+
+
+def on_engine(data: CustomerData, engine: BaseBackend | None) -> CustomerData:
+    """``data`` with every table handed to ``engine`` (itself when ``engine`` is None or
+    already its engine): loading stays on DuckDB, the analyses run on ``engine``."""
+    if engine is None or engine is data.con:
+        return data
+    moved = {t: to_engine(getattr(data, t), engine) for t in TABLES if data.has(t)}
+    return CustomerData(
+        con=engine, report=data.report, success_status_id=data.success_status_id, **moved
+    )
 
 
 __all__ = [
@@ -932,6 +974,7 @@ __all__ = [
     "TableMapping",
     "customer_data_from_frames",
     "load_customer_data",
+    "on_engine",
     "os_from_model",
     "read_mapping",
 ]

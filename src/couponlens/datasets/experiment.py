@@ -34,8 +34,14 @@ from couponlens.datasets._read_errors import (
     read_failure,
     refuse_ragged_rows,
 )
-from couponlens.engine import connect
+from couponlens.datasets.sources import (
+    duckdb_parquet_source,
+    is_parquet,
+    parquet_parts,
+    read_error,
+)
 from couponlens.errors import InputError
+from couponlens.handoff import loading_engine, to_engine
 
 #: The column the loader adds: the arm as text, so any treatment column type works the same way.
 ARM_COLUMN = "_arm"
@@ -92,24 +98,27 @@ def _arm_text(column: ir.Value) -> ir.StringValue:
 
 
 def _read(con: BaseBackend, path: Path) -> ir.Table:
+    """The file (CSV, Parquet, or a folder of Parquet parts) materialised as a DuckDB table."""
     if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; expected a CSV or Parquet file")
+        raise InputError(f"{path}: no such file or folder")
     name = f"_experiment_{uuid.uuid4().hex[:10]}"
-    parquet = path.suffix.lower() in (".parquet", ".pq")
+    parquet = is_parquet(path)
     if not parquet:
         check_header_line(path)
     try:
         if parquet:
-            source = con.read_parquet(path)
+            parts = parquet_parts(path)
+            table = con.create_table(
+                name, con.sql(f"SELECT * FROM {duckdb_parquet_source(parts)}"), temp=True
+            )
         else:
             source = con.read_csv(path, nullstr=["", "NA", "null", "NaN"])
-        table = con.create_table(name, source, temp=True)
+            table = con.create_table(name, source, temp=True)
+    except InputError:
+        raise
     except Exception as exc:  # the engine's reader: unreadable, not CSV, bad encoding, ...
         if parquet:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InputError(f"{path}: could not read the file: {message}") from exc
+            raise read_error(path, exc) from exc
         raise InputError(read_failure(con, path, exc)) from exc
     if not parquet:
         refuse_ragged_rows(con, path, table.columns)
@@ -139,7 +148,7 @@ def _check_file_values(
             f"{path}, line 1: the header is missing (the first line is data: "
             f"{','.join(table.columns)[:80]!r}); expected a header naming {', '.join(names)}"
         )
-    parquet = path.suffix.lower() in (".parquet", ".pq")
+    parquet = is_parquet(path)
     name = table.get_name()
     found: list[tuple[int, str, object, str, int]] = []
     checks = [(treatment, "")] if treatment in table.columns else []
@@ -292,31 +301,39 @@ def load_experiment(
     pre_period: Sequence[str] = (),
     con: BaseBackend | None = None,
 ) -> ExperimentData:
-    """Read an experiment file (CSV, or Parquet by its suffix) and check it.
+    """Read an experiment file (CSV, Parquet by its suffix, or a folder of Parquet parts) and
+    check it.
+
+    The file is read by DuckDB (``con`` itself, or a private one when ``con`` is Spark, which
+    then gets the table through :mod:`couponlens.handoff`); the checks run on ``con``.
 
     Args:
-        path: the file.
+        path: the file or folder.
         treatment: the column naming each unit's arm.
         control: the control arm's value (compared as text: ``1`` and ``"1"`` are the same).
         outcomes: outcome columns (numbers or 0/1), no missing values.
         covariates: pre-treatment covariates (numbers, text or booleans) for balance/composition.
         pre_period: numeric pre-period measures for the ANCOVA adjustment.
-        con: the engine; a new in-process DuckDB when ``None``.
+        con: the engine the analysis runs on; a new in-process DuckDB when ``None``.
 
     Raises:
         InputError: missing file or column, wrong type, missing values, unknown control value.
     """
     path = Path(path)
-    con = con if con is not None else connect()
-    table = _read(con, path)
+    loading = loading_engine(con)
+    table = _read(loading, path)
     numeric = [*outcomes, *pre_period]
     roles = ["outcome"] * len(outcomes) + ["pre-period"] * len(pre_period)
-    _check_file_values(con, table, path, treatment, numeric, roles)
+    _check_file_values(loading, table, path, treatment, numeric, roles)
     # Every value is a finite number now; the reader may still have typed a column as text
     # (leading zeros such as ``00``), so read those as numbers.
     as_text = {c: table[c].cast("float64") for c in numeric if table[c].type().is_string()}
     if as_text:
-        table = con.create_table(f"{table.get_name()}_n", table.mutate(**as_text), temp=True)
+        table = loading.create_table(f"{table.get_name()}_n", table.mutate(**as_text), temp=True)
+    if con is not None and con is not loading:  # a job on Spark: hand the table over
+        table = to_engine(table, con)
+    else:
+        con = loading
     return experiment_from_table(
         table,
         con,

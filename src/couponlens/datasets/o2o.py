@@ -44,8 +44,16 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from couponlens._results import Result
-from couponlens.engine import connect
+from couponlens.datasets.sources import (
+    PARQUET_SUFFIXES,
+    check_parquet_type,
+    duckdb_parquet_source,
+    is_parquet,
+    parquet_parts,
+    parquet_text,
+)
 from couponlens.errors import InputError, ValidationError
+from couponlens.handoff import loading_engine, to_engine, write_parquet
 
 TRAIN_COLUMNS: tuple[str, ...] = (
     "User_id",
@@ -209,17 +217,62 @@ def _fields_from_csv(con: BaseBackend, path: Path, layout: str, name: str) -> ir
     )
 
 
+#: What each column of a Parquet input may hold (pandas writes ids with gaps as floats).
+_PARQUET_KINDS: dict[str, tuple[str, ...]] = {
+    "User_id": ("integer", "string", "floating"),
+    "Merchant_id": ("integer", "string", "floating"),
+    "Coupon_id": ("integer", "string", "floating"),
+    "Discount_rate": ("string", "floating", "integer"),
+    "Distance": ("integer", "string", "floating"),
+    "Date_received": ("integer", "string", "floating", "date", "timestamp"),
+    "Date": ("integer", "string", "floating", "date", "timestamp"),
+}
+
+
+def _parquet_layout(path: Path, columns: Sequence[str]) -> str:
+    """``train`` or ``test`` from a Parquet file's column names (any order)."""
+    names = set(columns)
+    if names == set(TRAIN_COLUMNS):
+        return "train"
+    if names == set(TEST_COLUMNS):
+        return "test"
+    missing = [c for c in TEST_COLUMNS if c not in names]
+    extra = [c for c in columns if c not in TRAIN_COLUMNS]
+    found = f"no column {missing[0]}" if missing else f"an unexpected column {extra[0]}"
+    raise InputError(
+        f"{path}: {found} (the columns are {', '.join(columns)[:160]}); expected "
+        f"{','.join(TRAIN_COLUMNS)} (train) or {','.join(TEST_COLUMNS)} (test)"
+    )
+
+
 def _fields_from_parquet(con: BaseBackend, path: Path, name: str) -> tuple[ir.Table, str]:
-    literal = str(path).replace("'", "''")
-    con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{literal}')")
+    """The fields of a Parquet file or folder of parts, as texts; a folder's rows also carry
+    ``source_file`` and ``source_row`` (the part and the row inside it)."""
+    parts = parquet_parts(path)
+    folder = path.is_dir()
+    source = duckdb_parquet_source(parts, with_origin=folder)
+    con.raw_sql(f"CREATE TEMP TABLE {name} AS SELECT * FROM {source}")
     table = con.table(name)
-    layout = _check_header(path, table.columns)
+    origin = ("filename", "file_row_number") if folder else ()
+    data_columns = [c for c in table.columns if c not in origin]
+    layout = _parquet_layout(path, data_columns)
     columns = TRAIN_COLUMNS if layout == "train" else TEST_COLUMNS
+    kinds = {c: check_parquet_type(path, c, table[c].type(), _PARQUET_KINDS[c]) for c in columns}
     numbered = con.sql(f"SELECT rowid + 1 AS line_number, * FROM {name}")
-    text = {c: numbered[c].cast("string") for c in columns}
+    text = {
+        c: parquet_text(numbered[c], kinds[c], whole_floats=c != "Discount_rate") for c in columns
+    }
     raw = ibis.literal(",").join([text[c].fill_null("null") for c in columns])
+    extra: dict[str, ir.Value] = {}
+    if folder:
+        extra = {
+            "source_file": numbered.filename,
+            "source_row": (numbered.file_row_number + 1).cast("int64"),
+        }
     return (
-        numbered.select("line_number", raw=raw, n_fields=ibis.literal(len(columns)), **text),
+        numbered.select(
+            "line_number", raw=raw, n_fields=ibis.literal(len(columns)), **text, **extra
+        ),
         layout,
     )
 
@@ -518,10 +571,14 @@ def _canonical(t: ir.Table) -> ir.Table:
 
 
 def _write_quarantine(bad: ir.Table, path: Path) -> None:
-    frame = bad.select("line_number", "raw", "reason").order_by("line_number").execute()
+    """The bad rows in line order: Parquet for a ``.parquet``/``.pq`` name, else CSV."""
+    ordered = bad.order_by("line_number")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        write_parquet(ordered, tmp)
+    else:
+        ordered.execute().to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
     tmp.replace(path)
 
 
@@ -533,14 +590,23 @@ def load_o2o(
     quarantine_path: str | Path | None = None,
     table_name: str | None = None,
 ) -> O2OData:
-    """Load and validate a Tianchi-layout O2O file (CSV, or Parquet by its ``.parquet`` suffix).
+    """Load and validate a Tianchi-layout O2O file: CSV, Parquet (by its ``.parquet``/``.pq``
+    suffix) or a folder of Parquet parts.
+
+    Parquet columns may be text or typed (whole numbers, floats with whole values as pandas
+    writes ids with gaps, dates); each value is checked by the same rules as its CSV text, and
+    a column of another type stops the load naming the file and column. A Parquet row's
+    ``line_number`` is its row number (1-based; across the parts of a folder, in name order).
 
     Args:
-        path: the file.
-        con: the engine; a new in-process DuckDB when ``None``.
+        path: the file or folder.
+        con: the engine the table should end on; a new in-process DuckDB when ``None``.
+            Loading and validation always run on DuckDB (``con`` itself, or a private one when
+            ``con`` is Spark, whose table is then handed over: :mod:`couponlens.handoff`).
         strict: stop at the first bad row (by line number) with :class:`ValidationError`.
-        quarantine_path: where bad rows go (``line_number,raw,reason``); ``None`` writes no file
-            (the counts are still reported).
+        quarantine_path: where bad rows go (``line_number,raw,reason``, plus ``source_file,
+            source_row`` for a folder; Parquet when the name ends in ``.parquet``); ``None``
+            writes no file (the counts are still reported).
         table_name: the name of the canonical table on the engine (a fresh one by default).
 
     Returns:
@@ -553,15 +619,15 @@ def load_o2o(
     """
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; expected a CSV or Parquet file")
-    con = con if con is not None else connect()
+        raise InputError(f"{path}: no such file or folder")
+    parquet = is_parquet(path)
+    engine = con
+    con = loading_engine(con)
     suffix = uuid.uuid4().hex[:10]
     raw_name = f"_o2o_raw_{suffix}"
     layout = "train"
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if parquet:
             fields, layout = _fields_from_parquet(con, path, raw_name)
             blank_lines = 0
         else:
@@ -577,12 +643,13 @@ def load_o2o(
         raise
     except Exception as exc:  # the engine's reader: invalid UTF-8, unreadable file, ...
         raise InputError(_read_error_message(path, str(exc), layout)) from exc
+    origin = [c for c in ("source_file", "source_row") if c in fields.columns]
 
     checked_name = f"_o2o_checked_{suffix}"
     checked = con.create_table(checked_name, _typed(fields, layout), temp=True)
     failing = checked.filter(checked.problem.notnull())
     bad = failing.join(_reasons(layout), "problem").join(
-        fields.select("line_number", "raw"), "line_number"
+        fields.select("line_number", "raw", *origin), "line_number"
     )
     counts = checked.aggregate(
         rows_read=checked.count(), rows_quarantined=checked.problem.notnull().sum()
@@ -592,11 +659,15 @@ def load_o2o(
 
     if strict and rows_quarantined:
         first = bad.order_by("line_number").limit(1).execute().iloc[0]
+        where, number = str(path), int(first["line_number"])
+        if origin:  # a folder of parts: the part file and the row inside it
+            where, number = str(first["source_file"]), int(first["source_row"])
         raise ValidationError(
-            str(path),
-            int(first["line_number"]),
+            where,
+            number,
             first["reason_column"] or None,
             str(first["reason"]),
+            unit="row" if parquet else "line",
         )
 
     reasons: dict[str, int] = {}
@@ -606,7 +677,9 @@ def load_o2o(
         )
         reasons = {str(r): int(n) for r, n in zip(by_reason["reason"], by_reason["n"], strict=True)}
         if quarantine_path is not None:
-            _write_quarantine(bad, Path(quarantine_path))
+            _write_quarantine(
+                bad.select("line_number", "raw", "reason", *origin), Path(quarantine_path)
+            )
 
     name = table_name or f"o2o_{suffix}"
     kept = checked.filter(checked.problem.isnull())
@@ -637,4 +710,8 @@ def load_o2o(
         reasons=reasons,
         warnings=warnings,
     )
+    if engine is not None and engine is not con:  # a job on Spark: hand the table over
+        moved = to_engine(table, engine, name=name)
+        con.drop_table(name, force=True)
+        return O2OData(table=moved, report=report, con=engine)
     return O2OData(table=table, report=report, con=con)

@@ -56,6 +56,7 @@ from couponlens.experiments.sufficient import (
     outcome_kind,
 )
 from couponlens.experiments.variance import lin_adjusted_difference
+from couponlens.sampling import sample_rows
 
 
 @dataclass(frozen=True, repr=False)
@@ -261,14 +262,20 @@ def _sample_amounts(
     cap: int,
     seed: int,
 ) -> pd.DataFrame:
-    """Rows of the amount outcomes in a segment, at most about ``cap`` per arm."""
+    """Rows of the amount outcomes in a segment, at most about ``cap`` per arm.
+
+    The rows come back in a fixed order (by arm, then values), so the bootstrap does not
+    depend on the order an engine returns them in. Above ``cap`` the engine draws the row
+    sample (:func:`~couponlens.sampling.sample_rows`: seeded, but DuckDB and Spark pick
+    different rows).
+    """
     table = data.table
     rows = table if rule is None else table.filter(rule.to_ibis(table))
     rows = rows.select(ARM_COLUMN, *outcomes)
     smallest = min((n for n in arm_sizes.values() if n > 0), default=0)
     if smallest > cap:
-        rows = rows.sample(min(1.0, 1.5 * cap / smallest), seed=seed)
-    frame = rows.execute()
+        rows = sample_rows(rows, min(1.0, 1.5 * cap / smallest), seed=seed)
+    frame = rows.execute().sort_values([ARM_COLUMN, *outcomes], kind="stable", ignore_index=True)
     rng = np.random.default_rng(seed)
     parts = []
     for _, part in frame.groupby(ARM_COLUMN, sort=False):

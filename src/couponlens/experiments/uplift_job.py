@@ -26,8 +26,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ from ibis.backends import BaseBackend
 
 from couponlens._results import Result
 from couponlens.datasets.experiment import ARM_COLUMN, load_experiment
+from couponlens.datasets.sources import read_error, read_table_file
 from couponlens.engine import connect
 from couponlens.errors import InputError
 from couponlens.experiments.policy import (
@@ -61,6 +60,7 @@ from couponlens.experiments.uplift_selection import (
     outcome_predictions,
     reference_qini,
 )
+from couponlens.table_output import write_frame
 
 
 @dataclass
@@ -224,29 +224,12 @@ def train_uplift_model(
 
 
 def _read_candidates(path: Path, con: BaseBackend) -> pd.DataFrame:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    """The candidates (CSV, Parquet, or a folder of Parquet parts) as a pandas frame."""
+    table = read_table_file(con, path, nulls=["", "NA", "null", "NaN"])
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            table = con.read_parquet(path)
-        else:
-            table = con.read_csv(path, nullstr=["", "NA", "null", "NaN"])
         return table.to_pandas()
-    except Exception as exc:  # the engine's reader
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: could not read the file: {first}") from exc
-
-
-def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except Exception as exc:  # the engine's reader fails lazily on a bad row
+        raise read_error(path, exc) from exc
 
 
 def _arm_labels(column: pd.Series) -> pd.Series:
@@ -397,7 +380,7 @@ def target_candidates(
         source = "training holdout"
     out_path = Path(out) if out is not None else None
     if out_path is not None:
-        _write_csv_atomic(targets, out_path)
+        write_frame(targets, out_path, force=True)
     sent = targets["send"].to_numpy(dtype=bool)
     return TargetingJob(
         targets=targets,

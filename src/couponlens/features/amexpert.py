@@ -44,13 +44,12 @@ Example:
 
 from __future__ import annotations
 
-import uuid
-
 import ibis
 import ibis.expr.types as ir
 
 from couponlens.datasets.amexpert import AGE_RANGES, AmExpertData
 from couponlens.errors import InputError
+from couponlens.handoff import materialise
 
 KEY_COLUMNS: tuple[str, ...] = ("id", "campaign_id", "coupon_id", "customer_id")
 
@@ -154,8 +153,9 @@ def feature_names(with_transactions: bool) -> list[str]:
 
 
 def _keep(data: AmExpertData, expr: ir.Table) -> ir.Table:
-    """Materialise ``expr`` as a temporary table: later expressions stay small to compile."""
-    return data.con.create_table(f"_amx_feat_{uuid.uuid4().hex[:12]}", expr, temp=True)
+    """Materialise ``expr`` (a temporary table, a cached view on Spark): later expressions stay
+    small to compile."""
+    return materialise(data.con, expr)
 
 
 def _coupon_keys(data: AmExpertData, level: str) -> ir.Table:

@@ -32,8 +32,10 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from couponlens._results import Result
+from couponlens.engine import engine_name
 from couponlens.errors import InputError
 from couponlens.features.o2o import build_features, feature_names, to_frame
+from couponlens.features.o2o_table import pair_features
 from couponlens.features.windows import (
     DEFAULT_LABEL_DAYS,
     DEFAULT_LABEL_WINDOW_DAYS,
@@ -44,6 +46,7 @@ from couponlens.features.windows import (
     label_rows,
     plan_for_history,
 )
+from couponlens.handoff import backend_of
 from couponlens.models.artifact import LogisticParams, O2OModel, signed_log1p
 from couponlens.models.cv import STRATEGIES, make_splits
 from couponlens.models.metrics import ModelMetrics, evaluate_scores
@@ -51,6 +54,10 @@ from couponlens.models.stack import StackDecision, decide_stack
 
 #: The label rule, in words, as stored in a model's manifest.
 LABEL_RULE = "used within {days} days of receipt (purchase_date - date_received <= {days})"
+
+#: Labelled receipts pulled into memory for training at most, by default: the feature table
+#: (about 90 columns) takes some 750 bytes a row in pandas, so 4 M rows are about 3 GB.
+DEFAULT_MAX_TRAINING_ROWS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,9 @@ class TrainOptions:
     stack: bool = True
     seed: int = 0
     threads: int = 2
+    #: Train on a sample of the labelled receipts when the windows hold more than this
+    #: (``None``: never sample). See :class:`TrainingSample`.
+    max_training_rows: int | None = DEFAULT_MAX_TRAINING_ROWS
 
     def __post_init__(self) -> None:
         if self.cv not in STRATEGIES:
@@ -81,6 +91,8 @@ class TrainOptions:
             )
         if self.n_estimators < 1:
             raise InputError("n_estimators must be at least 1")
+        if self.max_training_rows is not None and self.max_training_rows < 1:
+            raise InputError("max_training_rows must be at least 1")
 
     def lightgbm_params(self) -> dict[str, Any]:
         """The LightGBM parameters these options stand for."""
@@ -100,6 +112,55 @@ class TrainOptions:
             "deterministic": True,
             "force_col_wise": True,
         }
+
+
+@dataclass(frozen=True, repr=False)
+class TrainingSample(Result):
+    """How many labelled receipts the label windows hold and how many training used.
+
+    Above ``max_rows`` the feature table is filtered on the engine before it is pulled into
+    memory, keeping a share ``fraction`` of receipts chosen by their line number
+    (:func:`~couponlens.sampling.keep_share`): the same receipts on every engine for a seed,
+    and each kept receipt's features are computed from the full history.
+
+    Example:
+        >>> TrainingSample(receipts=10, used=10, fraction=1.0, max_rows=None, engine="duckdb").note()
+        'trained on all 10 labelled receipts (engine: duckdb)'
+    """
+
+    receipts: int
+    used: int
+    fraction: float
+    max_rows: int | None
+    engine: str
+
+    @property
+    def sampled(self) -> bool:
+        """True when training used a sample."""
+        return self.fraction < 1
+
+    def note(self) -> str:
+        """One line for stdout and the manifest."""
+        if not self.sampled:
+            return f"trained on all {self.receipts:,} labelled receipts (engine: {self.engine})"
+        return (
+            f"trained on a sample of {self.used:,} of {self.receipts:,} labelled receipts "
+            f"({self.fraction:.1%}, by line number; the row cap is {self.max_rows:,}; "
+            f"engine: {self.engine})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "sampled": self.sampled, "note": self.note()}
+
+
+def training_sample(history: ir.Table, plan: WindowPlan, max_rows: int | None) -> tuple[int, float]:
+    """(labelled receipts in the plan's label windows, the share to keep under ``max_rows``)."""
+    receipts = 0
+    for pair in plan.pairs:
+        receipts += int(label_rows(history, pair, plan.label_days).count().execute())
+    if max_rows is None or receipts <= max_rows:
+        return receipts, 1.0
+    return receipts, max_rows / receipts
 
 
 @dataclass(frozen=True, repr=False)
@@ -131,10 +192,12 @@ class TrainResult(Result):
     importance: pd.DataFrame
     validation_predictions: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
+    sample: TrainingSample | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "chosen": self.chosen,
+            "training_sample": None if self.sample is None else self.sample.to_dict(),
             "leakage_features": self.model.leakage_features,
             "plan": self.plan.to_dict(),
             "validation": self.validation.to_dict(),
@@ -145,13 +208,23 @@ class TrainResult(Result):
         }
 
 
-def training_frame(history: ir.Table, plan: WindowPlan, *, leakage: bool = False) -> pd.DataFrame:
-    """Labelled feature rows for every pair of ``plan``, oldest window first (column ``window``)."""
+def training_frame(
+    history: ir.Table,
+    plan: WindowPlan,
+    *,
+    leakage: bool = False,
+    fraction: float = 1.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Labelled feature rows for every pair of ``plan``, oldest window first (column ``window``).
+
+    ``fraction`` below 1 keeps that share of the receipts (:func:`~couponlens.sampling.keep_share`
+    on ``line_number``), filtered on the engine after the features are built.
+    """
     frames = []
     for pair in plan.pairs:
-        candidates = label_rows(history, pair, plan.label_days)
-        features = build_features(
-            history, candidates, pair, label_days=plan.label_days, leakage=leakage, keep=["label"]
+        features = pair_features(
+            history, pair, plan.label_days, leakage=leakage, fraction=fraction, seed=seed
         )
         frame = to_frame(features)
         frame.insert(0, "window", pair.name)
@@ -224,7 +297,17 @@ def train_o2o(history: ir.Table, options: TrainOptions | None = None) -> TrainRe
         pairs=options.pairs,
         feature_days=options.feature_days,
     )
-    frame = training_frame(history, plan, leakage=options.leakage_features)
+    receipts, fraction = training_sample(history, plan, options.max_training_rows)
+    frame = training_frame(
+        history, plan, leakage=options.leakage_features, fraction=fraction, seed=options.seed
+    )
+    sample = TrainingSample(
+        receipts=receipts,
+        used=len(frame),
+        fraction=fraction,
+        max_rows=options.max_training_rows,
+        engine=engine_name(backend_of(history)),
+    )
     seconds["features"] = time.perf_counter() - began
     features = feature_names(options.leakage_features)
     if frame["label"].nunique() < 2:
@@ -314,6 +397,7 @@ def train_o2o(history: ir.Table, options: TrainOptions | None = None) -> TrainRe
         "options": asdict(options),
         "lightgbm_params": options.lightgbm_params(),
         "training_receipts": len(frame),
+        "training_sample": sample.to_dict(),
         "metrics": {
             "validation": validation.to_dict(),
             "folds": [f.to_dict() for f in folds],
@@ -339,6 +423,7 @@ def train_o2o(history: ir.Table, options: TrainOptions | None = None) -> TrainRe
         importance=importance,
         validation_predictions=predictions,
         seconds={k: round(v, 3) for k, v in seconds.items()},
+        sample=sample,
     )
 
 

@@ -36,6 +36,7 @@ from couponlens.analysis.customers_behaviour import RFM, Acquisition, Cohorts, C
 from couponlens.analysis.customers_profile import Demographics
 from couponlens.analysis.customers_value import CLV
 from couponlens.datasets.customers import CustomerLoadReport, Mapping, load_customer_data
+from couponlens.engine import describe
 from couponlens.report.html import Report, Section, write_report
 
 #: Steps reported to a progress callback besides the analysis steps, in order.
@@ -420,8 +421,10 @@ def customers_report(
     """Load the tables in ``data_dir``, run every customer analysis and write ``report.html`` and
     ``results.json`` into ``out_dir``.
 
-    ``results.json`` has the keys ``dataset, options, demographics, time, platform, os, payment,
-    promotion, customers, failures, cohorts, acquisition, rfm, clv, findings``.
+    ``results.json`` has the keys ``dataset, options, engine, demographics, time, platform, os,
+    payment, promotion, customers, failures, cohorts, acquisition, rfm, clv, findings``.
+    ``con`` is the engine the analyses run on (the tables are read on DuckDB and handed to it
+    when it is Spark).
     """
     done = progress if progress is not None else (lambda _step: None)
     data = load_customer_data(data_dir, mapping, con)
@@ -432,6 +435,7 @@ def customers_report(
     results: dict[str, Any] = {
         "dataset": data.report.to_dict(),
         "options": options,
+        "engine": describe(data.con),
         **analysis.to_results_json(),
         "findings": analysis.findings(),
     }

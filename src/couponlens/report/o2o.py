@@ -29,6 +29,8 @@ from ibis.backends import BaseBackend
 from couponlens._results import Result
 from couponlens.analysis.o2o import O2OAnalysis, analyse_o2o
 from couponlens.datasets.o2o import LoadReport, load_o2o
+from couponlens.engine import describe
+from couponlens.errors import InputError
 from couponlens.report.html import Report, Section, write_report
 
 #: Steps reported to a progress callback, in order.
@@ -280,15 +282,22 @@ def o2o_report(
     strict: bool = False,
     con: BaseBackend | None = None,
     progress: Callable[[str], object] | None = None,
+    quarantine_format: str = "csv",
 ) -> O2OReportOutcome:
     """Load ``path``, run every O2O analysis, and write ``report.html``, ``results.json``
-    (and ``quarantine.csv`` when rows were quarantined) into ``out_dir``.
+    (and ``quarantine.csv``, or ``quarantine.parquet`` with ``quarantine_format="parquet"``,
+    when rows were quarantined) into ``out_dir``.
 
-    ``progress`` is called with each of :data:`REPORT_STEPS` and each analysis step as it ends.
+    ``con`` is the engine the analyses run on (a new DuckDB by default; with Spark the file
+    is still read and validated on DuckDB, see :func:`~couponlens.datasets.o2o.load_o2o`);
+    ``results.json`` records it under ``engine``. ``progress`` is called with each of
+    :data:`REPORT_STEPS` and each analysis step as it ends.
     """
+    if quarantine_format not in ("csv", "parquet"):
+        raise InputError(f"quarantine format {quarantine_format!r}: expected csv or parquet")
     out = Path(out_dir)
     done = progress if progress is not None else (lambda _step: None)
-    quarantine = out / "quarantine.csv"
+    quarantine = out / f"quarantine.{quarantine_format}"
     data = load_o2o(path, con, strict=strict, quarantine_path=quarantine)
     done("load and validate")
     analysis = analyse_o2o(data, popular_threshold=popular_threshold, progress=progress)
@@ -306,6 +315,7 @@ def o2o_report(
             "warnings": data.report.warnings,
         },
         "options": options,
+        "engine": describe(data.con),
         **analysis.to_results_json(),
         "findings": analysis.findings(),
     }

@@ -20,8 +20,10 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,16 +44,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from couponlens import __version__
 from couponlens.errors import CouponlensError
 from couponlens.models.artifact import O2OModel
+from couponlens.models.compiled import CompiledForest, ForestNotCompiled
 from couponlens.service.snapshot import FeatureSnapshot, parse_discount_cached
 from couponlens.service.timeouts import DEFAULT_REQUEST_TIMEOUT, RequestDeadline
+from couponlens.service.wire import (
+    ID_LIMIT,
+    MAX_CANDIDATES,
+    CandidateColumns,
+    decode_score_body,
+    encode_scores,
+)
 from couponlens.targeting.policy import choose_recipients, cost_if_used
 
 log = logging.getLogger("couponlens.service")
 
 #: Default largest request body (bytes): about 10,000 candidates.
 DEFAULT_MAX_BODY_BYTES = 2_000_000
-#: Most candidates in one request.
-MAX_CANDIDATES = 10_000
 
 
 def _json_number(value: Any) -> Any:
@@ -63,7 +71,7 @@ def _json_number(value: Any) -> Any:
 
 #: Only JSON numbers (``1.0`` is a whole number; ``true`` and ``"1"`` are not numbers).
 _NUMBER_ONLY = BeforeValidator(_json_number)
-_ID = Annotated[int, Field(ge=0, lt=2**31), _NUMBER_ONLY]
+_ID = Annotated[int, Field(ge=0, lt=ID_LIMIT), _NUMBER_ONLY]
 
 
 class Candidate(BaseModel):
@@ -253,42 +261,147 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 class _Batcher:
-    """Scores the requests that arrive together in one call to the model.
+    """Scores the requests that arrive together in one model call, on a thread of its own.
 
-    Every request's candidates wait on a future; the first one schedules a flush at the end of
-    the event loop's current turn, so requests parsed in the same turn share one feature build
-    and one LightGBM call (its fixed cost per call dominates a 100-row batch).
+    Every request's candidates wait on a future. When the model is idle, the first request
+    schedules a dispatch at the end of the event loop's current turn (so requests parsed in
+    the same turn share a call); while a batch is being scored, new requests gather and go
+    together as soon as it is done. The feature build and the model run on one worker thread,
+    so the event loop keeps reading and answering requests meanwhile: the compiled forest and
+    most of numpy release the GIL, and the two cores are both used by one process (no
+    imbalance of connections between worker processes).
     """
 
-    def __init__(self, compute: Callable[[list[Candidate]], np.ndarray]) -> None:
+    def __init__(self, compute: Callable[[CandidateColumns], np.ndarray]) -> None:
         self.compute = compute
-        self.pending: list[tuple[list[Candidate], asyncio.Future[np.ndarray]]] = []
-        self.scheduled = False
+        self.pending: list[tuple[CandidateColumns, asyncio.Future[np.ndarray]]] = []
+        self.busy = False
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="couponlens-model")
 
-    async def score(self, candidates: list[Candidate]) -> np.ndarray:
+    async def score(self, candidates: CandidateColumns) -> np.ndarray:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[np.ndarray] = loop.create_future()
         self.pending.append((candidates, future))
-        if not self.scheduled:
-            self.scheduled = True
-            loop.call_soon(self.flush)
+        if not self.busy:
+            self.busy = True
+            loop.call_soon(self._dispatch, loop)
         return await future
 
-    def flush(self) -> None:
-        batch, self.pending, self.scheduled = self.pending, [], False
-        try:
-            everything = [c for candidates, _ in batch for c in candidates]
-            scores = self.compute(everything)
-        except Exception as exc:  # every waiting request gets the error
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
+    def _compute(self, parts: list[CandidateColumns]) -> np.ndarray:
+        return self.compute(CandidateColumns.concat(parts))
+
+    def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self.pending = self.pending, []
+        done = loop.run_in_executor(self.thread, self._compute, [c for c, _ in batch])
+        done.add_done_callback(lambda d: self._finish(loop, batch, d))
+
+    def _finish(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[tuple[CandidateColumns, asyncio.Future[np.ndarray]]],
+        done: asyncio.Future[np.ndarray],
+    ) -> None:
+        exc = done.exception()
         start = 0
         for candidates, future in batch:
-            if not future.done():
-                future.set_result(scores[start : start + len(candidates)])
+            if future.done():
+                pass
+            elif exc is not None:  # every waiting request gets the error
+                future.set_exception(exc)
+            else:
+                future.set_result(done.result()[start : start + len(candidates)])
             start += len(candidates)
+        if self.pending:
+            self._dispatch(loop)
+        else:
+            self.busy = False
+
+
+class _FastScore:
+    """``POST /score`` with a body in the usual form, answered without FastAPI's machinery.
+
+    The hot path of the service: no routing, dependency injection or pydantic objects; the
+    body is decoded into columns (:func:`~couponlens.service.wire.decode_score_body`), scored
+    through the batcher and encoded in one call. Every other request -- another path, a
+    missing or wrong token, a body pydantic must judge, any error -- goes to the FastAPI app
+    unchanged (the body replayed), so its answers, 401s and 422s stay the app's own.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        score: Callable[[CandidateColumns], Awaitable[bytes]],
+        token: str | None,
+    ) -> None:
+        self.app = app
+        self.score = score
+        self.token = None if token is None else token.encode()
+
+    def _takes(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/score":
+            return False
+        content_type = b""
+        authorization = b""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"authorization":
+                authorization = value
+        if content_type.split(b";", 1)[0].strip().lower() != b"application/json":
+            return False
+        if self.token is None:
+            return True
+        scheme, _, given = authorization.partition(b" ")
+        return scheme.lower() == b"bearer" and secrets.compare_digest(given, self.token)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._takes(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left, or the body limit answered 413
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        answer = None
+        columns = decode_score_body(body)
+        if columns is not None:
+            try:
+                answer = await self.score(columns)
+            except Exception:
+                log.warning("fast /score path failed; the app answers instead", exc_info=True)
+        if answer is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(answer)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` giving ``body`` again, then whatever the client sends next."""
+    given = False
+
+    async def replayed() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
 
 
 def create_app(
@@ -299,6 +412,7 @@ def create_app(
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    forest: CompiledForest | None = None,
 ) -> FastAPI:
     """The FastAPI app scoring with ``model`` from ``snapshot``.
 
@@ -309,6 +423,8 @@ def create_app(
         token: when set, requests need ``Authorization: Bearer <token>``.
         max_body_bytes: larger request bodies get 413.
         request_timeout: a request body not complete within this many seconds gets 408.
+        forest: the model's LightGBM trees compiled to native code (same probabilities);
+            None scores with LightGBM's own predictor.
     """
     api = FastAPI(
         title="couponlens scoring service",
@@ -318,6 +434,15 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    predictor = "lightgbm" if forest is None else "compiled"
+    api.state.predictor = predictor
+    trees: Callable[[np.ndarray], np.ndarray] | None = None
+    if forest is not None:
+        compiled = forest
+        share = min(2, os.cpu_count() or 1)  # a big batch's rows split over both cores
+
+        def trees(values: np.ndarray) -> np.ndarray:
+            return compiled.predict(values, threads=share)
 
     def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
@@ -349,19 +474,17 @@ def create_app(
         log.exception("unexpected error on %s", request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    def probabilities(candidates: list[Candidate]) -> np.ndarray:
+    def probabilities(candidates: CandidateColumns) -> np.ndarray:
         matrix = snapshot.matrix(
-            user_id=np.fromiter((c.user_id for c in candidates), np.int64, len(candidates)),
-            merchant_id=np.fromiter((c.merchant_id for c in candidates), np.int64),
-            coupon_id=np.fromiter((c.coupon_id for c in candidates), np.int64),
-            discount_text=[c.discount_rate for c in candidates],
-            distance=np.fromiter(
-                (np.nan if c.distance is None else c.distance for c in candidates), np.float64
-            ),
-            date_received=np.array([c.date_received for c in candidates], dtype="datetime64[D]"),
+            user_id=candidates.user_id,
+            merchant_id=candidates.merchant_id,
+            coupon_id=candidates.coupon_id,
+            discount_text=candidates.discount_text,
+            distance=candidates.distance,
+            date_received=candidates.date_received,
             columns=model.features,
         )
-        return np.asarray(model.predict_matrix(matrix, threads=1), dtype=np.float64)
+        return np.asarray(model.predict_matrix(matrix, threads=1, forest=trees), dtype=np.float64)
 
     batcher = _Batcher(probabilities)
 
@@ -373,12 +496,16 @@ def create_app(
     @api.get("/model", dependencies=guard, responses=_REFUSED_TOKEN)
     async def model_info() -> dict[str, Any]:
         """The model's manifest and the feature snapshot the service scores from."""
-        return {"manifest": manifest or {}, "snapshot": snapshot.describe()}
+        return {
+            "manifest": manifest or {},
+            "snapshot": snapshot.describe(),
+            "predictor": predictor,
+        }
 
     @api.post("/score", dependencies=guard, responses=_REFUSED_REQUEST)
     async def score(request: ScoreRequest) -> ScoreResponse:
         """Probability of use of each candidate, in the request's order."""
-        p = await batcher.score(request.candidates)
+        p = await batcher.score(CandidateColumns.of(request.candidates))
         return ScoreResponse(
             scores=[
                 Score(
@@ -397,7 +524,7 @@ def create_app(
     @api.post("/target", dependencies=guard, responses=_REFUSED_REQUEST)
     async def target(request: TargetRequest) -> TargetResponse:
         """The receipts maximising expected redemptions under the budget and caps."""
-        p = await batcher.score(request.candidates)
+        p = await batcher.score(CandidateColumns.of(request.candidates))
         parsed = [parse_discount_cached(c.discount_rate) for c in request.candidates]
         cost = cost_if_used(
             [k for k, *_ in parsed],
@@ -435,8 +562,19 @@ def create_app(
             method=choice.method,
         )
 
-    api.add_middleware(_BodyLimit, limit=max_body_bytes)
-    api.add_middleware(RequestDeadline, seconds=request_timeout)
+    async def fast_score(candidates: CandidateColumns) -> bytes:
+        p = await batcher.score(candidates)
+        return encode_scores(
+            candidates,
+            p,
+            as_of=snapshot.as_of.isoformat(),
+            model=model.chosen,
+            leakage=model.leakage_features,
+        )
+
+    api.add_middleware(_FastScore, score=fast_score, token=token)
+    api.add_middleware(_BodyLimit, limit=max_body_bytes)  # the outer one: it sees bodies first
+    api.add_middleware(RequestDeadline, seconds=request_timeout)  # outermost: times the body
     return api
 
 
@@ -448,18 +586,32 @@ def build_service(
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    compile_model: bool = True,
 ) -> tuple[FastAPI, FeatureSnapshot]:
-    """Load the model (checksums verified), load the history, build the snapshot and the app."""
+    """Load the model (checksums verified), load the history, build the snapshot and the app.
+
+    With ``compile_model`` the model's trees are compiled to native code (cached; see
+    :mod:`couponlens.models.compiled`) while the snapshot builds; when that is not possible the
+    app scores with LightGBM's predictor, and ``app.state.predictor`` says which one it uses.
+    """
     from couponlens.datasets.o2o import load_o2o
     from couponlens.engine import connect
     from couponlens.models.artifact import load_model
 
     model = load_model(model_dir)
     manifest = json.loads((Path(model_dir) / "manifest.json").read_text())
-    data = load_o2o(history, connect())
-    if not data.has_purchase_dates:
-        raise CouponlensError(f"{history}: the history needs the train layout (with Date)")
-    snapshot = FeatureSnapshot.build(model, data.table, as_of=as_of)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        compiling = pool.submit(CompiledForest.compile, model.booster) if compile_model else None
+        data = load_o2o(history, connect())
+        if not data.has_purchase_dates:
+            raise CouponlensError(f"{history}: the history needs the train layout (with Date)")
+        snapshot = FeatureSnapshot.build(model, data.table, as_of=as_of)
+        forest = None
+        if compiling is not None:
+            try:
+                forest = compiling.result()
+            except ForestNotCompiled as exc:
+                log.warning("scoring with LightGBM's predictor: %s", exc)
     app = create_app(
         model,
         snapshot,
@@ -467,6 +619,7 @@ def build_service(
         token=token,
         max_body_bytes=max_body_bytes,
         request_timeout=request_timeout,
+        forest=forest,
     )
     return app, snapshot
 
@@ -481,8 +634,6 @@ def app_from_environment() -> FastAPI:
     ``couponlens serve --workers N`` sets the variable and lets uvicorn start N processes; each
     loads the model and builds its own snapshot.
     """
-    import os
-
     settings = json.loads(os.environ[SETTINGS_ENV])
     as_of = settings.get("as_of")
     api, _ = build_service(
@@ -492,5 +643,31 @@ def app_from_environment() -> FastAPI:
         token=os.environ.get("COUPONLENS_API_TOKEN") or None,
         max_body_bytes=int(settings["max_body_bytes"]),
         request_timeout=float(settings.get("request_timeout", DEFAULT_REQUEST_TIMEOUT)),
+        compile_model=bool(settings.get("compile_model", True)),
     )
+    settle_memory()
     return api
+
+
+def settle_memory() -> None:
+    """After start-up: keep the start-up objects out of garbage collections, and freed arrays.
+
+    Building the snapshot leaves hundreds of thousands of long-lived objects; without
+    ``gc.freeze`` each full collection walks them all, a pause that lands on some request.
+    With glibc, arrays up to 32 MB (a batch's feature matrix and its temporaries) come from the
+    heap and freed memory is kept, so each batch reuses pages instead of mapping fresh ones
+    and faulting them in (that was about a third of the logistic model's time).
+    """
+    import ctypes
+    import gc
+    import sys
+
+    gc.collect()
+    gc.freeze()
+    if sys.platform.startswith("linux"):
+        try:
+            mallopt = ctypes.CDLL("libc.so.6").mallopt
+        except (OSError, AttributeError):  # not glibc
+            return
+        mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD
+        mallopt(-1, 256 * 2**20)  # M_TRIM_THRESHOLD

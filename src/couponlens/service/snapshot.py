@@ -34,8 +34,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -48,6 +48,7 @@ from couponlens.errors import InputError
 from couponlens.features.o2o import (
     CANDIDATE_SCHEMA,
     FAMILIES,
+    ROW_FEATURES,
     Family,
     build_features,
     feature_names,
@@ -60,29 +61,50 @@ from couponlens.models.artifact import O2OModel
 _ID_LIMIT = 2**31
 
 
-@dataclass(frozen=True)
 class _FamilyLookup:
-    """One family's feature values by key; the last row holds an unseen entity's values."""
+    """One family's feature values by key; the last row holds an unseen entity's values.
 
-    family: Family
-    columns: list[str]
-    keys: np.ndarray  # sorted int64 / float64 keys, or object texts
-    values: np.ndarray  # (keys + 1, columns), rows in ``keys`` order
+    Keys are found through a hash index built once (no per-request sorting or searching), and
+    the values are one C-ordered float64 block, so a batch's rows come out in one ``np.take``.
+    """
+
+    def __init__(
+        self, family: Family, columns: list[str], keys: np.ndarray, values: np.ndarray
+    ) -> None:
+        self.family = family
+        self.columns = columns
+        self.keys = keys  # int64 / float64 keys, or object texts
+        self.values = np.ascontiguousarray(values, dtype=np.float64)  # (keys + 1, columns)
+        self.unseen = len(self.values) - 1
+        self._texts: dict[str, int] | None = None
+        self._index: pd.Index | None = None
+        if keys.dtype == object:
+            self._texts = {str(k): i for i, k in enumerate(keys)}
+        else:
+            self._index = pd.Index(keys)
+            self._index.get_indexer(keys[:1])  # builds the hash table now, not on a request
 
     def positions(self, wanted: np.ndarray) -> np.ndarray:
         """Row of each wanted key in :attr:`values`; the unseen row for keys never seen."""
-        unseen = len(self.values) - 1
-        if self.keys.dtype == object:
-            lookup = {k: i for i, k in enumerate(self.keys)} if len(self.keys) < 10_000 else None
-            if lookup is not None:
-                return np.fromiter((lookup.get(k, unseen) for k in wanted), np.int64, len(wanted))
-            found = pd.Index(self.keys).get_indexer(wanted)
-            return np.where(found < 0, unseen, found)
-        if len(self.keys) == 0:
-            return np.full(len(wanted), unseen, dtype=np.int64)
-        at = np.searchsorted(self.keys, wanted)
-        at = np.minimum(at, len(self.keys) - 1)
-        return np.where(self.keys[at] == wanted, at, unseen)
+        if self._texts is not None:
+            get, unseen = self._texts.get, self.unseen
+            return np.fromiter((get(k, unseen) for k in wanted), np.intp, len(wanted))
+        assert self._index is not None
+        found = self._index.get_indexer(wanted)
+        return np.where(found < 0, self.unseen, found)
+
+    def rows(self, wanted: np.ndarray) -> np.ndarray:
+        """The value rows of the wanted keys, ``(len(wanted), len(columns))``."""
+        return np.take(self.values, self.positions(wanted), axis=0)
+
+
+@dataclass(frozen=True)
+class _MatrixPlan:
+    """For one list of model columns: (lookup, its columns used or all, their matrix positions)
+    per family, and (feature, matrix position) per receipt feature."""
+
+    families: list[tuple[_FamilyLookup, np.ndarray | None, np.ndarray]]
+    receipt: list[tuple[str, int]]
 
 
 def _pack(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -148,6 +170,9 @@ class FeatureSnapshot:
     lookups: list[_FamilyLookup]
     entities: dict[str, int]
     seconds: float
+    _plans: dict[tuple[str, ...], _MatrixPlan] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -285,54 +310,80 @@ class FeatureSnapshot:
         user_id: np.ndarray,
         merchant_id: np.ndarray,
         coupon_id: np.ndarray,
-        discount_text: list[str],
+        discount_text: Sequence[str] | np.ndarray,
         distance: np.ndarray,
         date_received: np.ndarray,
         columns: list[str],
     ) -> np.ndarray:
-        """The feature matrix (float64, ``columns`` in order) from candidate arrays: the fast path.
+        """The feature matrix (C-ordered float64, ``columns`` in order) from candidate arrays.
 
+        The fast path: a hash look-up per family and key, one ``np.take`` of each family's value
+        rows, and the receipt's own features computed once per distinct discount text.
         ``distance`` is float with NaN for unknown; ``date_received`` is ``datetime64[D]``.
         """
-        texts = [t.strip() for t in discount_text]
+        plan = self._plan(tuple(columns))
+        n = len(user_id)
+        out = np.empty((n, len(columns)), dtype=np.float64)
+        codes, texts = pd.factorize(np.asarray(discount_text, dtype=object))
+        texts = np.array([str(t).strip() for t in texts], dtype=object)
         parsed = [parse_discount_cached(t) for t in texts]
-        days = np.asarray(date_received, dtype="datetime64[D]")
-        day_number = days.astype(np.int64)
-        day_of_week = (day_number + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-        day_of_month = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
         distance = np.asarray(distance, dtype=np.float64)
-        values: dict[str, np.ndarray] = {
-            "discount_rate": np.fromiter((p[1] for p in parsed), np.float64, len(parsed)),
-            "discount_is_spend_save": np.fromiter(
-                (p[0] == "spend_save" for p in parsed), np.float64, len(parsed)
-            ),
-            "discount_threshold": np.fromiter(
-                (np.nan if p[2] is None else p[2] for p in parsed), np.float64, len(parsed)
-            ),
-            "discount_amount": np.fromiter(
-                (np.nan if p[3] is None else p[3] for p in parsed), np.float64, len(parsed)
-            ),
-            "distance": distance,
-            "distance_missing": np.isnan(distance).astype(np.float64),
-            "day_of_week": day_of_week.astype(np.float64),
-            "day_of_month": day_of_month.astype(np.float64),
-            "is_weekend": (day_of_week >= 5).astype(np.float64),
+        days = np.asarray(date_received, dtype="datetime64[D]")
+        day_of_week = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+        receipt: dict[str, Callable[[], np.ndarray]] = {
+            "discount_rate": lambda: np.array([p[1] for p in parsed])[codes],
+            "discount_is_spend_save": lambda: np.array(
+                [p[0] == "spend_save" for p in parsed], dtype=np.float64
+            )[codes],
+            "discount_threshold": lambda: np.array(
+                [np.nan if p[2] is None else p[2] for p in parsed]
+            )[codes],
+            "discount_amount": lambda: np.array([np.nan if p[3] is None else p[3] for p in parsed])[
+                codes
+            ],
+            "distance": lambda: distance,
+            "distance_missing": lambda: np.isnan(distance),
+            "day_of_week": lambda: day_of_week,
+            "day_of_month": lambda: (days - days.astype("datetime64[M]")).astype(np.int64) + 1,
+            "is_weekend": lambda: day_of_week >= 5,
         }
+        for name, j in plan.receipt:
+            out[:, j] = receipt[name]()
         keyed = {
             "user_id": np.asarray(user_id, dtype=np.int64),
             "merchant_id": np.asarray(merchant_id, dtype=np.int64),
             "coupon_id": np.asarray(coupon_id, dtype=np.int64),
-            "discount_text": np.array(texts, dtype=object),
             "distance": distance,
         }
+        for lookup, source, target in plan.families:
+            if lookup.family.keys == ("discount_text",):  # one look-up per distinct text
+                rows = np.take(lookup.rows(texts), codes, axis=0)
+            else:
+                rows = lookup.rows(_family_keys(lookup.family, keyed))
+            out[:, target] = rows if source is None else rows[:, source]
+        return out
+
+    def _plan(self, columns: tuple[str, ...]) -> _MatrixPlan:
+        """Where each family's and the receipt's features go in a matrix of ``columns``."""
+        plan = self._plans.get(columns)
+        if plan is not None:
+            return plan
+        where = {c: j for j, c in enumerate(columns)}
+        families = []
         for lookup in self.lookups:
-            block = lookup.values[lookup.positions(_family_keys(lookup.family, keyed))]
-            for j, column in enumerate(lookup.columns):
-                values[column] = block[:, j]
-        missing = [c for c in columns if c not in values]
+            wanted = [i for i, c in enumerate(lookup.columns) if c in where]
+            if wanted:
+                source = None if len(wanted) == len(lookup.columns) else np.array(wanted)
+                target = np.array([where[lookup.columns[i]] for i in wanted])
+                families.append((lookup, source, target))
+        receipt = [(c, where[c]) for c in ROW_FEATURES if c in where]
+        covered = {c for lookup in self.lookups for c in lookup.columns} | set(ROW_FEATURES)
+        missing = [c for c in columns if c not in covered]
         if missing:
             raise InputError(f"the snapshot cannot compute feature(s) {', '.join(missing)}")
-        return np.column_stack([values[c] for c in columns])
+        plan = _MatrixPlan(families, receipt)
+        self._plans[columns] = plan
+        return plan
 
     def describe(self) -> dict[str, object]:
         """What the snapshot holds (for ``GET /model`` and the start-up message)."""

@@ -39,6 +39,7 @@ from ibis.backends import BaseBackend
 from scipy.optimize import linprog
 
 from couponlens._results import Result
+from couponlens.datasets.sources import read_table_file
 from couponlens.engine import connect
 from couponlens.errors import InputError
 
@@ -293,15 +294,7 @@ class AllocationInputs(Result):
 
 
 def _read_table(con: BaseBackend, path: Path) -> ibis.Table:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return con.read_parquet(path)
-        return con.read_csv(path)
-    except Exception as exc:  # the engine's reader: unreadable, not CSV, ...
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: could not read the file: {first}") from exc
+    return read_table_file(con, path)
 
 
 def load_allocation_inputs(
