@@ -325,9 +325,14 @@ def load_experiment(
     numeric = [*outcomes, *pre_period]
     roles = ["outcome"] * len(outcomes) + ["pre-period"] * len(pre_period)
     _check_file_values(loading, table, path, treatment, numeric, roles)
-    # Every value is a finite number now; the reader may still have typed a column as text
-    # (leading zeros such as ``00``), so read those as numbers.
-    as_text = {c: table[c].cast("float64") for c in numeric if table[c].type().is_string()}
+    # Every value is a finite number now; a CSV reader may still have typed a column as text
+    # (leading zeros such as ``00``), so read those as numbers. A Parquet file's text column is
+    # its writer's choice, refused below by type.
+    as_text = {
+        c: table[c].cast("float64")
+        for c in numeric
+        if table[c].type().is_string() and not is_parquet(path)
+    }
     if as_text:
         table = loading.create_table(f"{table.get_name()}_n", table.mutate(**as_text), temp=True)
     if con is not None and con is not loading:  # a job on Spark: hand the table over
