@@ -80,6 +80,10 @@ REFUSALS: dict[str, tuple[bytes, str]] = {
         _file(HEADER, b"", *ROWS[:3], b"", b"", ROWS[3].replace(b",1,", b",,", 1), *ROWS[4:]),
         r", line 8, column converted: the outcome value is missing",
     ),
+    "a value the reader's type guess cannot convert": (
+        _with(10, 3, b"0x1F"),
+        r", line 10, column revenue: '0x1F' is not a (finite )?number",
+    ),
     "missing arm": (_with(12, 1, b""), r", line 12, column treatment: the arm is missing"),
     "header only": (_file(HEADER), r": the table has no rows"),
     "empty file": (b"", r": the file is empty"),

@@ -33,6 +33,11 @@ _LINE = re.compile(r"CSV Error on Line: (\d+)")
 _FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 _LINE_SIZE = re.compile(r"Maximum line size of (\d+) bytes exceeded")
 _NUMBER = re.compile(r"^-?[0-9][0-9.:/ -]*$")
+_CONVERSION = re.compile(
+    r'Error when converting column "([^"]+)"\. Could not convert string "(.*?)" to \'(\w+)\''
+)
+_KINDS = {"DOUBLE": "a number", "BIGINT": "a whole number", "INTEGER": "a whole number",
+          "DATE": "a date", "TIMESTAMP": "a date-time", "BOOLEAN": "true or false"}  # fmt: skip
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -229,6 +234,13 @@ def read_error_message(
                 return f"{path}, {located}"
         if found is not None and "unicode" in message.lower():
             return f"{path}, {_not_utf8(path, int(found.group(1)), names)}"
+        converting = _CONVERSION.search(message)
+        if found is not None and converting is not None:
+            column, value, kind = converting.groups()
+            return (
+                f"{path}, line {found.group(1)}, column {column}: {value!r} is not "
+                f"{_KINDS.get(kind, kind.lower())}, as the column's other values are"
+            )
         fields = _FIELDS.search(message)
         if found is not None and fields is not None:
             expected, got = int(fields.group(1)), int(fields.group(2))

@@ -178,7 +178,7 @@ def _check_file_values(
             "the row"
         )
     else:
-        what = f"{value!r} is not a finite number {rows}; a {role} column holds numbers (or 0/1)"
+        what = f"{value!r} is not a finite number {rows}; {role} values are numbers (or 0/1)"
     raise InputError(f"{path}, {where}, column {column}: {what}")
 
 
