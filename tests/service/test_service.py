@@ -331,3 +331,36 @@ def test_concurrent_requests_get_their_own_scores(server: str, trained: dict[str
         np.testing.assert_allclose(
             [s["probability"] for s in got], [s["probability"] for s in expected], rtol=1e-12
         )
+
+
+def test_batcher_errors_reach_every_waiting_request_and_it_keeps_serving() -> None:
+    import asyncio
+
+    from couponlens.service.app import _Batcher
+    from couponlens.service.wire import decode_score_body
+
+    body = b'{"candidates": [{"user_id": 1, "merchant_id": 2, "coupon_id": 3,'
+    body += b' "discount_rate": "0.9", "date_received": "2016-07-01"}]}'
+    one = decode_score_body(body)
+    assert one is not None
+    calls: list[int] = []
+
+    def compute(candidates: object) -> np.ndarray:
+        calls.append(len(candidates))  # type: ignore[arg-type]
+        if len(calls) == 1:
+            raise RuntimeError("model failed")
+        return np.arange(len(candidates), dtype=float)  # type: ignore[arg-type]
+
+    batcher = _Batcher(compute)
+
+    async def run() -> tuple[list[object], list[np.ndarray]]:
+        failed = await asyncio.gather(
+            *(batcher.score(one) for _ in range(3)), return_exceptions=True
+        )
+        served = await asyncio.gather(*(batcher.score(one) for _ in range(4)))
+        return failed, served
+
+    failed, served = asyncio.run(run())
+    assert all(isinstance(f, RuntimeError) for f in failed)
+    assert calls[0] == 3  # the three requests of one loop turn went in one call
+    assert [s.tolist() for s in served] == [[0.0], [1.0], [2.0], [3.0]]  # own slice each

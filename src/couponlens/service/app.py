@@ -254,17 +254,19 @@ class _Batcher:
         batch: list[tuple[CandidateColumns, asyncio.Future[np.ndarray]]],
         done: asyncio.Future[np.ndarray],
     ) -> None:
-        exc = done.exception()
+        exc = None if done.cancelled() else done.exception()
         start = 0
         for candidates, future in batch:
             if future.done():
                 pass
+            elif done.cancelled():  # the loop is shutting down
+                future.cancel()
             elif exc is not None:  # every waiting request gets the error
                 future.set_exception(exc)
             else:
                 future.set_result(done.result()[start : start + len(candidates)])
             start += len(candidates)
-        if self.pending:
+        if self.pending:  # never left busy: later requests would wait forever
             self._dispatch(loop)
         else:
             self.busy = False
