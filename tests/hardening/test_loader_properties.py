@@ -41,7 +41,7 @@ def _oracle_plus(text: str) -> int | None | str:
 
 
 def _oracle_date(text: str) -> dt.date | None:
-    """``dd/mm/yy`` (20yy) or ``yyyy-mm-dd``; None when not a real calendar date."""
+    """``dd/mm/yy`` (20yy) or ``yyyy-mm-dd`` (1900-2099); None when not a real calendar date."""
     t = text.strip()
     try:
         if re.fullmatch(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}", t):
@@ -49,7 +49,7 @@ def _oracle_date(text: str) -> dt.date | None:
             return dt.date(2000 + year, month, day)
         if re.fullmatch(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", t):
             year, month, day = (int(p) for p in t.split("-"))
-            return dt.date(year, month, day) if year >= 1 else None
+            return dt.date(year, month, day) if 1900 <= year <= 2099 else None
     except ValueError:
         return None
     return None
@@ -277,8 +277,10 @@ def test_customer_ids_amounts_and_times_match_the_oracle(
     tickets = tickets.mutate(customer_id=tickets.customer_id.cast("string"))
     frame = tickets.execute().sort_values("ticket_id", key=lambda s: s.str[1:].astype(int))
     assert [None if pd.isna(v) else int(v) for v in frame["customer_id"]] == expected["customer_id"]
-    assert [None if pd.isna(v) else float(v) for v in frame["original_price"]] == pytest.approx(
-        expected["original_price"], rel=1e-15
+    prices = [None if pd.isna(v) else float(v) for v in frame["original_price"]]
+    assert [p is None for p in prices] == [e is None for e in expected["original_price"]]
+    assert [p for p in prices if p is not None] == pytest.approx(
+        [e for e in expected["original_price"] if e is not None], rel=1e-15
     )
     assert [None if pd.isna(v) else pd.Timestamp(v).to_pydatetime() for v in frame["time"]] == (
         expected["time"]

@@ -117,7 +117,7 @@ _INT = r"^-?[0-9]{1,18}$"
 _COUNT = r"^[0-9]{1,18}$"
 _NUMBER = r"^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
 _DMY = r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}$"
-_ISO = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"
+_ISO = r"^(19|20)[0-9]{2}-[0-9]{1,2}-[0-9]{1,2}$"  # 1900-2099: DuckDB reads 0000 as 1 BC
 _PLUS = r"^[0-9]{1,3}\+?$"
 
 #: Age ranges in order (the feature builder turns them into an ordinal).
@@ -165,7 +165,7 @@ def _blank_to_null(value: ir.StringValue) -> ir.StringValue:
 
 
 def _parse_date(text: ir.StringValue) -> ir.DateValue:
-    """``dd/mm/yy`` (20yy) or ``yyyy-mm-dd`` to DATE; NULL when not a real calendar date."""
+    """``dd/mm/yy`` (20yy) or ``yyyy-mm-dd`` (1900-2099) to DATE; NULL when not a real calendar date."""
     parts = text.split("/")
     day = parts[0].lpad(2, "0")
     month = parts[1].lpad(2, "0")
