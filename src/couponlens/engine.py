@@ -228,6 +228,9 @@ def _connect_spark(
     if temp_directory is not None:
         conf["spark.local.dir"] = temp_directory
     conf.update(extra)
+    options = "spark.driver.extraJavaOptions"
+    if not managed and options in extra:  # keep the quiet logs beside the caller's options
+        conf[options] = f"-Dlog4j2.configurationFile={_QUIET_LOGS.as_uri()} {extra[options]}"
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -122,7 +122,12 @@ def test_a_folder_of_parquet_parts_loads_like_one_file(tmp_path: Path) -> None:
     data = load_experiment(folder, treatment="treatment", control="control", outcomes=["converted"])
     assert data.n_rows == 400
     assert data.arm_counts == sim.frame["treatment"].value_counts().sort_index().to_dict()
-    text = tmp_path / "text.parquet"
-    sim.frame.assign(converted=sim.frame["converted"].astype(str)).to_parquet(text, index=False)
-    with pytest.raises(InputError, match=r"text.parquet: outcome column 'converted' has type"):
-        load_experiment(text, treatment="treatment", control="control", outcomes=["converted"])
+    text = sim.frame.assign(converted=sim.frame["converted"].astype(str))
+    text.loc[200, "converted"] = "yes"
+    text.iloc[150:].to_parquet(folder / "part-1.parquet", index=False)
+    # parts that disagree on a column's type: the part and the column are named
+    with pytest.raises(InputError, match=r"part-1.parquet.*column \"converted\""):
+        load_experiment(folder, treatment="treatment", control="control", outcomes=["converted"])
+    text.iloc[:150].to_parquet(folder / "part-0.parquet", index=False)
+    with pytest.raises(InputError, match=r"experiment, row 201, column converted: 'yes' is not"):
+        load_experiment(folder, treatment="treatment", control="control", outcomes=["converted"])

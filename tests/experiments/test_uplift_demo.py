@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from couponlens.cli.experiment_uplift import demo_uplift
@@ -12,10 +11,7 @@ from couponlens.report.site import SiteEntry
 
 
 def test_demo_uplift_writes_the_report_and_returns_figures(tmp_path: Path) -> None:
-    start = time.perf_counter()
     entry = demo_uplift(tmp_path, seed=0)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 20, f"demo_uplift took {elapsed:.1f} s"
     assert isinstance(entry, SiteEntry)
     assert entry.link == "uplift/report.html"
     assert (tmp_path / entry.link).is_file()

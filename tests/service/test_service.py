@@ -27,7 +27,7 @@ from couponlens.datasets.o2o import load_o2o
 from couponlens.datasets.o2o_synthetic import generate_o2o
 from couponlens.engine import connect
 from couponlens.errors import InputError
-from couponlens.models.artifact import load_model, save_model
+from couponlens.models.artifact import LogisticParams, load_model, save_model
 from couponlens.models.train import TrainOptions, score_o2o, train_o2o
 from couponlens.service.app import create_app
 from couponlens.service.snapshot import FeatureSnapshot
@@ -271,6 +271,29 @@ def test_in_process_app_without_token_and_leakage_refusal(trained: dict[str, Pat
     slow = client.post("/score", json={"candidates": as_float})
     assert fast.status_code == slow.status_code == 200
     assert fast.json() == slow.json()
+    # The logistic inputs kept per entity equal LogisticParams.inputs of the matrix, bit for bit
+    # (a shuffled subset of the features, so the column mapping is exercised too).
+    rng = np.random.default_rng(3)
+    names = list(rng.permutation(model.features)[:40])
+    k = len(names)
+    logistic = LogisticParams(
+        names, list(rng.normal(size=k)), list(rng.normal(size=k)), list(rng.uniform(0.5, 2, k)),
+        list(rng.normal(size=k)), 0.1,
+    )  # fmt: skip
+    frame = pd.read_csv(trained["test"], dtype=str, keep_default_na=False).head(500)
+    matrix, inputs = snapshot.matrices(
+        user_id=frame.User_id.to_numpy(np.int64),
+        merchant_id=frame.Merchant_id.to_numpy(np.int64),
+        coupon_id=frame.Coupon_id.to_numpy(np.int64),
+        discount_text=list(frame.Discount_rate),
+        distance=pd.to_numeric(frame.Distance, errors="coerce").to_numpy(np.float64),
+        date_received=pd.to_datetime(frame.Date_received).to_numpy().astype("datetime64[D]"),
+        columns=model.features,
+        logistic=logistic,
+    )
+    assert inputs is not None
+    at = [model.features.index(f) for f in names]
+    np.testing.assert_array_equal(inputs, logistic.inputs(matrix[:, at]))
     model.info["leakage_features"] = True
     with pytest.raises(InputError, match="point-in-time"):
         FeatureSnapshot.build(model, history)
@@ -309,3 +332,36 @@ def test_concurrent_requests_get_their_own_scores(server: str, trained: dict[str
         np.testing.assert_allclose(
             [s["probability"] for s in got], [s["probability"] for s in expected], rtol=1e-12
         )
+
+
+def test_batcher_errors_reach_every_waiting_request_and_it_keeps_serving() -> None:
+    import asyncio
+
+    from couponlens.service.app import _Batcher
+    from couponlens.service.wire import decode_score_body
+
+    body = b'{"candidates": [{"user_id": 1, "merchant_id": 2, "coupon_id": 3,'
+    body += b' "discount_rate": "0.9", "date_received": "2016-07-01"}]}'
+    one = decode_score_body(body)
+    assert one is not None
+    calls: list[int] = []
+
+    def compute(candidates: object) -> np.ndarray:
+        calls.append(len(candidates))  # type: ignore[arg-type]
+        if len(calls) == 1:
+            raise RuntimeError("model failed")
+        return np.arange(len(candidates), dtype=float)  # type: ignore[arg-type]
+
+    batcher = _Batcher(compute)
+
+    async def run() -> tuple[list[object], list[np.ndarray]]:
+        failed = await asyncio.gather(
+            *(batcher.score(one) for _ in range(3)), return_exceptions=True
+        )
+        served = await asyncio.gather(*(batcher.score(one) for _ in range(4)))
+        return failed, served
+
+    failed, served = asyncio.run(run())
+    assert all(isinstance(f, RuntimeError) for f in failed)
+    assert calls[0] == 3  # the three requests of one loop turn went in one call
+    assert [s.tolist() for s in served] == [[0.0], [1.0], [2.0], [3.0]]  # own slice each

@@ -88,7 +88,7 @@ def _candidate(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _same(fast: CandidateColumns, slow: CandidateColumns) -> None:
-    for name in ("user_id", "merchant_id", "coupon_id", "distance"):
+    for name in ("user_id", "merchant_id", "coupon_id", "distance", "day"):
         np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
     assert fast.discount_text == slow.discount_text
     assert fast.date_text == slow.date_text

@@ -18,11 +18,14 @@ from ibis.backends import BaseBackend
 from couponlens.engine import connect
 
 #: Settings that only change speed, not results: on tables of a few thousand rows Spark spends
-#: its time compiling generated code and re-planning; interpreted plans are faster there.
+#: its time compiling generated code, re-planning and JIT-compiling itself; interpreted plans,
+#: the JVM's quick compiler only (about half the time of a warm query here) and the serial
+#: collector (two cores) are faster there.
 SMALL_TABLES = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     "spark.sql.adaptive.enabled": "false",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
 }
 
 

@@ -8,6 +8,7 @@ import typer
 
 from couponlens.cli._app import console, o2o_app
 from couponlens.cli._engine import ENGINE_HELP, SPARK_MASTER_HELP, job_engine
+from couponlens.cli._resources import MemoryLimit
 from couponlens.features.o2o_table import o2o_feature_table
 from couponlens.features.windows import DEFAULT_LABEL_DAYS, DEFAULT_PAIRS
 from couponlens.outputs import check_writable
@@ -31,13 +32,14 @@ def features_command(
     force: bool = typer.Option(False, "--force", help="Replace an existing output."),
     engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
     spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Build the point-in-time features of every label window on the engine and write them."""
     check_writable(out, force=force)
     outcome = o2o_feature_table(
         history,
         out,
-        con=job_engine(engine, spark_master),
+        con=job_engine(engine, spark_master, memory_limit, "o2o features"),
         pairs=pairs,
         label_days=label_days,
         leakage=leakage_features,

@@ -87,12 +87,33 @@ class LogisticParams(Result):
 
     def predict_array(self, values: np.ndarray) -> np.ndarray:
         """Probability of use for each row of a matrix whose columns are ``features`` in order."""
+        return self.predict_inputs(self.inputs(values))
+
+    def inputs(self, values: np.ndarray, features: list[str] | None = None) -> np.ndarray:
+        """The regression's inputs: signed log1p, the median where missing, standardised.
+
+        Each column is transformed on its own, so the inputs of some columns (``features``,
+        default all, in order) can be computed apart, e.g. once per entity of a feature
+        snapshot, and put together later with the same bits.
+
+        Example:
+            >>> p = LogisticParams(["a", "b"], [0.0, 1.0], [0.0, 0.5], [1.0, 2.0], [1.0, 1.0], 0.0)
+            >>> p.inputs(np.array([[np.e - 1, np.nan]])).tolist()
+            [[1.0, 0.25]]
+            >>> p.inputs(np.array([[np.nan]]), ["b"]).tolist()
+            [[0.25]]
+        """
+        at = slice(None) if features is None else [self.features.index(f) for f in features]
         x = signed_log1p(np.asarray(values, dtype=np.float64))  # a new array: changed in place
-        missing = np.isnan(x)
-        np.copyto(x, np.broadcast_to(np.asarray(self.medians), x.shape), where=missing)
-        x -= np.asarray(self.means)
-        x /= np.asarray(self.scales)
-        z = x @ np.asarray(self.coef) + self.intercept
+        medians = np.asarray(self.medians)[at]
+        np.copyto(x, np.broadcast_to(medians, x.shape), where=np.isnan(x))
+        x -= np.asarray(self.means)[at]
+        x /= np.asarray(self.scales)[at]
+        return x
+
+    def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """Probability of use from :meth:`inputs` (all ``features``, in order)."""
+        z = np.asarray(inputs) @ np.asarray(self.coef) + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
     @classmethod
@@ -176,13 +197,16 @@ class O2OModel:
         *,
         threads: int = 1,
         forest: Callable[[np.ndarray], np.ndarray] | None = None,
+        logistic_inputs: np.ndarray | None = None,
     ) -> np.ndarray:
         """:meth:`predict` for a float matrix whose columns are :attr:`features` in order.
 
         The fast path for small batches (a scoring service): no pandas, and LightGBM on
         ``threads`` threads (one is fastest for a hundred rows). ``forest`` replaces LightGBM's
         predictor with one giving the same probabilities (a
-        :class:`~couponlens.models.compiled.CompiledForest`'s ``predict``).
+        :class:`~couponlens.models.compiled.CompiledForest`'s ``predict``), and
+        ``logistic_inputs`` the logistic baseline's :meth:`LogisticParams.inputs` of ``values``
+        when they were assembled already (a feature snapshot keeps them per entity).
         """
         x = np.asarray(values, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != len(self.features):
@@ -201,8 +225,11 @@ class O2OModel:
             raise ModelFileError(
                 f"the chosen model {self.chosen!r} needs the logistic baseline, which is missing"
             )
-        columns = [self.features.index(f) for f in self.logistic.features]
-        logistic = self.logistic.predict_array(x[:, columns])
+        if logistic_inputs is not None:
+            logistic = self.logistic.predict_inputs(logistic_inputs)
+        else:
+            columns = [self.features.index(f) for f in self.logistic.features]
+            logistic = self.logistic.predict_array(x[:, columns])
         if self.chosen == "logistic":
             return logistic
         if self.stack is None:

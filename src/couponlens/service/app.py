@@ -301,17 +301,19 @@ class _Batcher:
         batch: list[tuple[CandidateColumns, asyncio.Future[np.ndarray]]],
         done: asyncio.Future[np.ndarray],
     ) -> None:
-        exc = done.exception()
+        exc = None if done.cancelled() else done.exception()
         start = 0
         for candidates, future in batch:
             if future.done():
                 pass
+            elif done.cancelled():  # the loop is shutting down
+                future.cancel()
             elif exc is not None:  # every waiting request gets the error
                 future.set_exception(exc)
             else:
                 future.set_result(done.result()[start : start + len(candidates)])
             start += len(candidates)
-        if self.pending:
+        if self.pending:  # never left busy: later requests would wait forever
             self._dispatch(loop)
         else:
             self.busy = False
@@ -475,7 +477,8 @@ def create_app(
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
     def probabilities(candidates: CandidateColumns) -> np.ndarray:
-        matrix = snapshot.matrix(
+        uses_logistic = model.chosen != "lightgbm" and model.logistic is not None
+        matrix, logistic_inputs = snapshot.matrices(
             user_id=candidates.user_id,
             merchant_id=candidates.merchant_id,
             coupon_id=candidates.coupon_id,
@@ -483,8 +486,10 @@ def create_app(
             distance=candidates.distance,
             date_received=candidates.date_received,
             columns=model.features,
+            logistic=model.logistic if uses_logistic else None,
         )
-        return np.asarray(model.predict_matrix(matrix, threads=1, forest=trees), dtype=np.float64)
+        p = model.predict_matrix(matrix, threads=1, forest=trees, logistic_inputs=logistic_inputs)
+        return np.asarray(p, dtype=np.float64)
 
     batcher = _Batcher(probabilities)
 
@@ -606,6 +611,8 @@ def build_service(
         if not data.has_purchase_dates:
             raise CouponlensError(f"{history}: the history needs the train layout (with Date)")
         snapshot = FeatureSnapshot.build(model, data.table, as_of=as_of)
+        if model.logistic is not None and model.chosen != "lightgbm":
+            snapshot.prepare_logistic(model.logistic, model.features)  # now, not on a request
         forest = None
         if compiling is not None:
             try:

@@ -55,7 +55,7 @@ from couponlens.features.o2o import (
     to_frame,
 )
 from couponlens.features.windows import WindowPair, WindowPlan, history_dates
-from couponlens.models.artifact import O2OModel
+from couponlens.models.artifact import LogisticParams, O2OModel
 
 #: A bound on ids so that two ids pack into one int64 key.
 _ID_LIMIT = 2**31
@@ -105,6 +105,18 @@ class _MatrixPlan:
 
     families: list[tuple[_FamilyLookup, np.ndarray | None, np.ndarray]]
     receipt: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class _LogisticPlan:
+    """A logistic baseline's inputs: (family prefix, its transformed value block, their input
+    positions) per family, and the receipt features transformed per call (names, positions in
+    the model matrix, positions in the inputs)."""
+
+    families: list[tuple[str, np.ndarray, np.ndarray]]
+    receipt_names: list[str]
+    receipt_source: np.ndarray
+    receipt_target: np.ndarray
 
 
 def _pack(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -173,6 +185,9 @@ class FeatureSnapshot:
     _plans: dict[tuple[str, ...], _MatrixPlan] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _logistic_plans: dict[
+        tuple[int, tuple[str, ...]], tuple[LogisticParams, _LogisticPlan | None]
+    ] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -321,6 +336,37 @@ class FeatureSnapshot:
         rows, and the receipt's own features computed once per distinct discount text.
         ``distance`` is float with NaN for unknown; ``date_received`` is ``datetime64[D]``.
         """
+        return self.matrices(
+            user_id=user_id,
+            merchant_id=merchant_id,
+            coupon_id=coupon_id,
+            discount_text=discount_text,
+            distance=distance,
+            date_received=date_received,
+            columns=columns,
+        )[0]
+
+    def matrices(
+        self,
+        *,
+        user_id: np.ndarray,
+        merchant_id: np.ndarray,
+        coupon_id: np.ndarray,
+        discount_text: Sequence[str] | np.ndarray,
+        distance: np.ndarray,
+        date_received: np.ndarray,
+        columns: list[str],
+        logistic: LogisticParams | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`matrix`, and with ``logistic`` also that baseline's inputs for the same rows.
+
+        The inputs (:meth:`LogisticParams.inputs`, columns in ``logistic.features`` order) of
+        the history features are taken from blocks transformed once per entity
+        (:meth:`prepare_logistic`); only the receipt's own features are transformed per call.
+        Each column is transformed on its own, so the result has the bits of
+        ``logistic.inputs`` of the matrix's columns. None when the logistic reads a feature
+        that is not among ``columns``.
+        """
         plan = self._plan(tuple(columns))
         n = len(user_id)
         out = np.empty((n, len(columns)), dtype=np.float64)
@@ -355,13 +401,63 @@ class FeatureSnapshot:
             "coupon_id": np.asarray(coupon_id, dtype=np.int64),
             "distance": distance,
         }
+        positions: dict[str, np.ndarray] = {}
         for lookup, source, target in plan.families:
             if lookup.family.keys == ("discount_text",):  # one look-up per distinct text
-                rows = np.take(lookup.rows(texts), codes, axis=0)
+                at = lookup.positions(texts)[codes]
             else:
-                rows = lookup.rows(_family_keys(lookup.family, keyed))
+                at = lookup.positions(_family_keys(lookup.family, keyed))
+            positions[lookup.family.prefix] = at
+            rows = np.take(lookup.values, at, axis=0)
             out[:, target] = rows if source is None else rows[:, source]
-        return out
+        if logistic is None:
+            return out, None
+        inputs_plan = self.prepare_logistic(logistic, columns)
+        if inputs_plan is None:
+            return out, None
+        inputs = np.empty((n, len(logistic.features)), dtype=np.float64)
+        for prefix, block, target in inputs_plan.families:
+            inputs[:, target] = np.take(block, positions[prefix], axis=0)
+        if inputs_plan.receipt_names:
+            inputs[:, inputs_plan.receipt_target] = logistic.inputs(
+                out[:, inputs_plan.receipt_source], inputs_plan.receipt_names
+            )
+        return out, inputs
+
+    def prepare_logistic(
+        self, logistic: LogisticParams, columns: list[str]
+    ) -> _LogisticPlan | None:
+        """Transform every entity's history features for ``logistic`` once (kept for later calls).
+
+        None when the logistic reads a feature outside ``columns`` or the snapshot.
+        """
+        key = (id(logistic), tuple(columns))
+        cached = self._logistic_plans.get(key)
+        if cached is not None and cached[0] is logistic:
+            return cached[1]
+        where = {c: j for j, c in enumerate(logistic.features)}
+        model_at = {c: j for j, c in enumerate(columns)}
+        families = []
+        covered: set[str] = set()
+        for lookup in self.lookups:
+            used = [c for c in lookup.columns if c in where]
+            if not used or any(c not in model_at for c in used):
+                continue  # the features come from the model matrix then (or not at all)
+            source = [lookup.columns.index(c) for c in used]
+            block = np.ascontiguousarray(logistic.inputs(lookup.values[:, source], used))
+            families.append((lookup.family.prefix, block, np.array([where[c] for c in used])))
+            covered.update(used)
+        rest = [c for c in logistic.features if c not in covered]
+        plan: _LogisticPlan | None = None
+        if all(c in model_at for c in rest):
+            plan = _LogisticPlan(
+                families=families,
+                receipt_names=rest,
+                receipt_source=np.array([model_at[c] for c in rest], dtype=np.intp),
+                receipt_target=np.array([where[c] for c in rest], dtype=np.intp),
+            )
+        self._logistic_plans[key] = (logistic, plan)
+        return plan
 
     def _plan(self, columns: tuple[str, ...]) -> _MatrixPlan:
         """Where each family's and the receipt's features go in a matrix of ``columns``."""

@@ -65,7 +65,8 @@ _decoder = msgspec.json.Decoder(_ScoreBody)
 _encoder = msgspec.json.Encoder()
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 #: Date texts seen, with their ISO form, or None when pydantic must judge them.
-_days: dict[str, str | None] = {}
+_days: dict[str, tuple[str, int] | None] = {}
+_EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
 class CandidateLike(Protocol):
@@ -84,7 +85,8 @@ class CandidateColumns:
     """Validated candidates as arrays: what the snapshot and the model read.
 
     ``discount_text`` holds the stripped discount texts, ``distance`` is float with NaN for
-    unknown, and ``date_text`` the ISO dates (``YYYY-MM-DD``) that answers repeat.
+    unknown, ``date_text`` the ISO dates (``YYYY-MM-DD``) that answers repeat and ``day`` the
+    same dates as days since 1970-01-01.
     """
 
     user_id: np.ndarray
@@ -93,6 +95,7 @@ class CandidateColumns:
     discount_text: list[str]
     distance: np.ndarray
     date_text: list[str]
+    day: np.ndarray
 
     def __len__(self) -> int:
         return len(self.user_id)
@@ -100,7 +103,7 @@ class CandidateColumns:
     @property
     def date_received(self) -> np.ndarray:
         """The dates as ``datetime64[D]``."""
-        return np.array(self.date_text, dtype="datetime64[D]")
+        return self.day.astype("datetime64[D]")
 
     @classmethod
     def of(cls, candidates: Sequence[CandidateLike]) -> CandidateColumns:
@@ -123,6 +126,9 @@ class CandidateColumns:
                 (np.nan if c.distance is None else c.distance for c in candidates), np.float64, n
             ),
             date_text=[c.date_received.isoformat() for c in candidates],
+            day=np.fromiter(
+                (c.date_received.toordinal() - _EPOCH for c in candidates), np.int64, n
+            ),
         )
 
     @classmethod
@@ -144,27 +150,29 @@ class CandidateColumns:
             discount_text=[t for p in parts for t in p.discount_text],
             distance=np.concatenate([p.distance for p in parts]),
             date_text=[t for p in parts for t in p.date_text],
+            day=np.concatenate([p.day for p in parts]),
         )
 
 
-def _iso_day(text: str) -> str | None:
-    """The ISO form of a date text when pydantic reads it as exactly that day, else None."""
+def _iso_day(text: str) -> tuple[str, int] | None:
+    """The ISO form and day number of a date text that pydantic reads as that day, else None."""
     if text in _days:
         return _days[text]
-    iso: str | None = text
+    iso = text
     if len(text) == 8 and text.isascii() and text.isdigit():  # the app's YYYYMMDD rule
         iso = f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    if iso is not None and _ISO_DAY.fullmatch(iso):
+    found: tuple[str, int] | None = None
+    if _ISO_DAY.fullmatch(iso):
         try:
-            iso = dt.date.fromisoformat(iso).isoformat()
+            day = dt.date.fromisoformat(iso)
         except ValueError:
-            iso = None
-    else:
-        iso = None
+            pass
+        else:
+            found = (day.isoformat(), day.toordinal() - _EPOCH)
     if len(_days) > 4096:  # a request with many odd dates must not grow the cache forever
         _days.clear()
-    _days[text] = iso
-    return iso
+    _days[text] = found
+    return found
 
 
 def decode_score_body(body: bytes) -> CandidateColumns | None:
@@ -189,7 +197,8 @@ def decode_score_body(body: bytes) -> CandidateColumns | None:
         coupon_id=np.fromiter((c.coupon_id for c in candidates), np.int64, n),
         discount_text=[t.strip() for t in texts],
         distance=np.array([c.distance for c in candidates], dtype=np.float64),
-        date_text=days,  # type: ignore[arg-type]  # no None left
+        date_text=[d[0] for d in days],  # type: ignore[index]  # no None left
+        day=np.fromiter((d[1] for d in days), np.int64, n),  # type: ignore[index]
     )
 
 
