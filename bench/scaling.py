@@ -5,8 +5,8 @@ Sizes are multiples of the real Tianchi train file (1x = 1,754,884 rows); the ex
 the same row counts (1x = 1,754,884 customers) so the three jobs are read off one axis. Inputs
 are generated once (Parquet, cached under ``bench/out/scaling/``) and not timed. Each job runs
 as the user would run it, ``couponlens ...`` in a fresh process, and its wall time and peak
-memory (the child's max RSS, the Spark JVM included since it is a child of that process) are
-recorded. DuckDB runs take ``--memory-limit`` (default 4GB: the out-of-core setting).
+memory (the sampled sum over the process tree, the Spark JVM included) are recorded.
+DuckDB runs take ``--memory-limit`` (default 4GB: the out-of-core setting).
 
 Prints one table, the time per million rows relative to 1x, and whether it stays within 1.5x
 from 1x to the largest size; writes ``bench/out/scaling.json`` and, with ``--plot``, an
@@ -18,6 +18,7 @@ Run: ``python -m bench.scaling [--scales 0.1,1,5,10] [--engines duckdb,spark] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -26,6 +27,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "scaling"
@@ -79,16 +82,35 @@ def _couponlens(*args: str) -> list[str]:
     return [sys.executable, "-m", "couponlens", *args]
 
 
+def _tree_rss(proc: psutil.Process) -> int:
+    """Resident bytes of ``proc`` and all its descendants (the Spark JVM included)."""
+    total = 0
+    for member in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += member.memory_info().rss
+    return total
+
+
 def _measure(command: list[str], log: Path) -> tuple[float, float, int]:
-    """Run ``command``; wall seconds, peak RSS (MB) of it and its children, exit code."""
+    """Run ``command``; wall seconds, peak RSS (MB) of its whole process tree, exit code.
+
+    The tree (the CLI process, and for Spark the JVM it starts) is sampled every 0.1 s and the
+    largest sum of resident memory is kept, so the peak counts the JVM and Python together.
+    """
     start = time.perf_counter()
+    peak = 0
     with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = psutil.Process(child.pid)
+        while child.poll() is None:
+            try:
+                peak = max(peak, _tree_rss(proc))
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.1)
+        code = child.wait()
     wall = time.perf_counter() - start
-    # wait4's max RSS covers the child and the descendants it waited for (the Spark JVM).
-    peak = usage.ru_maxrss / 1024
-    return wall, peak, os.waitstatus_to_exitcode(status)
+    return wall, peak / 2**20, code
 
 
 def _inputs(scale: float) -> dict[str, Path]:
