@@ -91,11 +91,12 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def _measure(command: list[str], log: Path) -> tuple[float, float, int]:
+def _measure(command: list[str], log: Path, timeout: float) -> tuple[float, float, int]:
     """Run ``command``; wall seconds, peak RSS (MB) of its whole process tree, exit code.
 
     The tree (the CLI process, and for Spark the JVM it starts) is sampled every 0.1 s and the
     largest sum of resident memory is kept, so the peak counts the JVM and Python together.
+    A run still going after ``timeout`` seconds is killed (exit code -9).
     """
     start = time.perf_counter()
     peak = 0
@@ -103,6 +104,10 @@ def _measure(command: list[str], log: Path) -> tuple[float, float, int]:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         proc = psutil.Process(child.pid)
         while child.poll() is None:
+            if time.perf_counter() - start > timeout:
+                for member in [*proc.children(recursive=True), proc]:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        member.kill()
             try:
                 peak = max(peak, _tree_rss(proc))
             except psutil.NoSuchProcess:
@@ -168,7 +173,9 @@ def _command(job: str, engine: str, files: dict[str, Path], out: Path, limit: st
     )
 
 
-def run(scales: list[float], engines: list[str], jobs: list[str], limit: str) -> list[Run]:
+def run(
+    scales: list[float], engines: list[str], jobs: list[str], limit: str, timeout: float
+) -> list[Run]:
     runs: list[Run] = []
     for scale in scales:
         files = _inputs(scale)
@@ -181,9 +188,13 @@ def run(scales: list[float], engines: list[str], jobs: list[str], limit: str) ->
                 if job == "o2o_features":
                     out.mkdir()
                 log = OUT / "runs" / f"{job}_{engine}_{rows}.log"
-                seconds, peak, code = _measure(_command(job, engine, files, out, limit), log)
+                seconds, peak, code = _measure(
+                    _command(job, engine, files, out, limit), log, timeout
+                )
                 error = None
-                if code != 0:
+                if code == -9:
+                    error = f"killed after the {timeout:g} s timeout"
+                elif code != 0:
                     error = log.read_text().strip().splitlines()[-1:] or ["failed"]
                     error = f"exit {code}: {error[0][:200]}"
                 runs.append(Run(job, engine, scale, rows, None if error else seconds, peak, error))
@@ -276,6 +287,9 @@ def main() -> None:
     parser.add_argument("--jobs", default=",".join(JOBS))
     parser.add_argument("--memory-limit", default="4GB", help="DuckDB runs; '' for none")
     parser.add_argument("--plot", action="store_true", help="write the HTML and PNG plot")
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="seconds before a run is killed"
+    )
     args = parser.parse_args()
     scales = [float(s) for s in args.scales.split(",")]
     engines = args.engines.split(",")
@@ -283,7 +297,7 @@ def main() -> None:
     for job in jobs:
         if job not in JOBS:
             raise SystemExit(f"unknown job {job!r}: expected one of {', '.join(JOBS)}")
-    runs = run(scales, engines, jobs, args.memory_limit)
+    runs = run(scales, engines, jobs, args.memory_limit, args.timeout)
     checks = summary(runs)
     for check in checks:
         ratios = ", ".join(

@@ -33,3 +33,15 @@ def test_engine_tables_keep_ibis_types(tmp_path: Path) -> None:
     assert str(schema.field("s").type) == "int64"  # DuckDB's own COPY writes a double here
     write_table(summed, tmp_path / "s.csv", force=False)
     assert (tmp_path / "s.csv").read_text().splitlines() == ['"g","s","m"', "1,3,1.5", "2,3,3"]
+
+
+def test_parts_are_written_as_their_union_in_order(tmp_path: Path) -> None:
+    t = connect().create_table("p", ibis.memtable({"w": ["a", "a", "b"], "x": [1, 2, 3]}))
+    parts = [t.filter(t.w == w).order_by("x") for w in ("b", "a")]
+    write_table(parts, tmp_path / "u.parquet", force=False)
+    frame = pd.read_parquet(tmp_path / "u.parquet")
+    assert frame.to_dict("list") == {"w": ["b", "a", "a"], "x": [3, 1, 2]}
+    write_table(parts, tmp_path / "u.csv", force=False)
+    assert (tmp_path / "u.csv").read_text().splitlines() == ['"w","x"', '"b",3', '"a",1', '"a",2']
+    with pytest.raises(ValueError, match="nothing to write"):
+        write_table([], tmp_path / "none.parquet", force=False)

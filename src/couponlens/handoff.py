@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import ibis.expr.types as ir
@@ -40,32 +40,46 @@ def backend_of(table: ir.Table) -> BaseBackend:
     return table._find_backend()  # type: ignore[no-any-return]
 
 
-def write_parquet(table: ir.Table, path: str | Path) -> int:
+def write_parquet(table: ir.Table | Sequence[ir.Table], path: str | Path) -> int:
     """Write ``table`` to one Parquet file with exactly its Ibis types; returns the rows.
 
     The rows stream through Arrow record batches cast to the table's Ibis schema: DuckDB's
     own ``COPY ... TO`` (and the batches it hands out) keep its physical types instead (a
-    ``SUM`` of int64 is a 128-bit integer there and lands in Parquet as a double).
+    ``SUM`` of int64 is a 128-bit integer there and lands in Parquet as a double). A sequence
+    of tables with one schema is written as their union, one query after the other.
     """
-    schema = table.schema().to_pyarrow()
+    parts = _parts(table)
+    schema = parts[0].schema().to_pyarrow()
     with pq.ParquetWriter(str(path), schema) as writer:
-        return _write_batches(table, schema, writer.write_table)
+        return _write_batches(parts, schema, writer.write_table)
 
 
-def _write_batches(table: ir.Table, schema: pa.Schema, write: Callable[[pa.Table], object]) -> int:
-    """Stream ``table`` in Arrow batches cast to ``schema`` into ``write``; returns the rows."""
+def _parts(table: ir.Table | Sequence[ir.Table]) -> list[ir.Table]:
+    parts = [table] if isinstance(table, ir.Table) else list(table)
+    if not parts:
+        raise ValueError("nothing to write: no tables given")
+    return parts
+
+
+def _write_batches(
+    parts: Sequence[ir.Table], schema: pa.Schema, write: Callable[[pa.Table], object]
+) -> int:
+    """Stream each table in Arrow batches cast to ``schema`` into ``write``; returns the rows."""
     rows = 0
-    for batch in table.to_pyarrow_batches():
-        write(pa.Table.from_batches([batch]).cast(schema))
-        rows += batch.num_rows
+    for table in parts:
+        for batch in table.to_pyarrow_batches():
+            write(pa.Table.from_batches([batch]).cast(schema))
+            rows += batch.num_rows
     return rows
 
 
-def write_csv(table: ir.Table, path: str | Path) -> int:
-    """Write ``table`` to one CSV file (header, its Ibis types); returns the rows."""
-    schema = table.schema().to_pyarrow()
+def write_csv(table: ir.Table | Sequence[ir.Table], path: str | Path) -> int:
+    """Write ``table`` to one CSV file (header, its Ibis types); returns the rows. A sequence
+    of tables with one schema is written as their union, one query after the other."""
+    parts = _parts(table)
+    schema = parts[0].schema().to_pyarrow()
     with pacsv.CSVWriter(str(path), schema) as writer:
-        return _write_batches(table, schema, writer.write_table)
+        return _write_batches(parts, schema, writer.write_table)
 
 
 def loading_engine(con: BaseBackend | None) -> BaseBackend:

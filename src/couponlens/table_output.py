@@ -25,8 +25,10 @@ Example:
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -59,12 +61,24 @@ def write_frame(
     return kind
 
 
-def write_table(table: ir.Table, path: str | Path, *, force: bool) -> str:
-    """Write an engine table by its extension, computed by its engine; returns the format."""
+def write_table(table: ir.Table | Sequence[ir.Table], path: str | Path, *, force: bool) -> str:
+    """Write an engine table by its extension, computed by its engine; returns the format.
+
+    ``table`` may be a sequence of tables with one schema (e.g. one per window): the output is
+    their union. Spark computes it as one union; DuckDB computes the parts one after the
+    other into the same file (DuckDB 1.5 can hang on a large ``UNION ALL`` of the feature
+    windows, and one part at a time needs less memory).
+    """
     target = Path(path)
     kind = output_format(target)
-    backend = backend_of(table)
+    parts = [table] if isinstance(table, ir.Table) else list(table)
+    if not parts:
+        raise ValueError("nothing to write: no tables given")
+    backend = backend_of(parts[0])
+    if is_spark(backend) and len(parts) > 1:
+        parts = [ibis.union(*parts)]
     if kind == "parquet" and is_spark(backend):
+        (table,) = parts
         if target.is_file():
             check_writable(target, force=force)
             target.unlink()
@@ -75,9 +89,9 @@ def write_table(table: ir.Table, path: str | Path, *, force: bool) -> str:
         shutil.rmtree(target)
     with replacing_file(target, force=force) as work:
         if kind == "parquet":
-            write_parquet(table, work)
+            write_parquet(parts, work)
         else:
-            write_csv(table, work)
+            write_csv(parts, work)
     return kind
 
 

@@ -67,15 +67,19 @@ def pair_features(
     return features
 
 
-def window_features(history: ir.Table, plan: WindowPlan, *, leakage: bool = False) -> ir.Table:
-    """Every pair's :func:`pair_features` in one table, ``window`` (the pair's name) first."""
-    parts = [
+def window_parts(history: ir.Table, plan: WindowPlan, *, leakage: bool = False) -> list[ir.Table]:
+    """Each pair's :func:`pair_features`, ``window`` (the pair's name) first: one table per pair."""
+    return [
         pair_features(history, pair, plan.label_days, leakage=leakage)
         .mutate(window=ibis.literal(pair.name))
         .relocate("window")
         for pair in plan.pairs
     ]
-    return ibis.union(*parts)
+
+
+def window_features(history: ir.Table, plan: WindowPlan, *, leakage: bool = False) -> ir.Table:
+    """Every pair's :func:`pair_features` in one table (the union of :func:`window_parts`)."""
+    return ibis.union(*window_parts(history, plan, leakage=leakage))
 
 
 @dataclass(frozen=True, repr=False)
@@ -111,18 +115,26 @@ def o2o_feature_table(
             f"{history_path}: the feature table needs the train layout (with the Date column)"
         )
     plan = plan_for_history(data.table, pairs=pairs, label_days=label_days)
-    table = window_features(data.table, plan, leakage=leakage)
-    kind = write_table(table, out, force=force)
+    # the windows as parts of one output: DuckDB writes them one after the other (see
+    # write_table), Spark as one union
+    parts = window_parts(data.table, plan, leakage=leakage)
+    kind = write_table(parts, out, force=force)
     # One row per labelled receipt: counting the receipts is cheaper than the table again.
     rows = sum(int(label_rows(data.table, p, label_days).count().execute()) for p in plan.pairs)
     return FeatureTableOutcome(
         path=str(out),
         format=kind,
         rows=rows,
-        columns=len(table.columns),
+        columns=len(parts[0].columns),
         plan=plan,
         engine=describe(data.con),
     )
 
 
-__all__ = ["FeatureTableOutcome", "o2o_feature_table", "pair_features", "window_features"]
+__all__ = [
+    "FeatureTableOutcome",
+    "o2o_feature_table",
+    "pair_features",
+    "window_features",
+    "window_parts",
+]
