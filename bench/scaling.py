@@ -259,9 +259,9 @@ def plot(runs: list[Run], html: Path, png: Path | None) -> None:
                     )
                 )
     fig.update_layout(
-        title="Seconds per million rows (flat = linear scaling)",
+        title="Seconds per million rows, whole command (flat = linear; start-up dominates small sizes)",
         xaxis={"title": "rows", "type": "log"},
-        yaxis={"title": "seconds per million rows", "rangemode": "tozero"},
+        yaxis={"title": "seconds per million rows (log scale)", "type": "log"},
         width=900,
         height=500,
         template="plotly_white",
@@ -288,6 +288,9 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="4GB", help="DuckDB runs; '' for none")
     parser.add_argument("--plot", action="store_true", help="write the HTML and PNG plot")
     parser.add_argument(
+        "--replot", action="store_true", help="only redraw the plot from bench/out/scaling.json"
+    )
+    parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds before a run is killed"
     )
     args = parser.parse_args()
@@ -297,6 +300,15 @@ def main() -> None:
     for job in jobs:
         if job not in JOBS:
             raise SystemExit(f"unknown job {job!r}: expected one of {', '.join(JOBS)}")
+    if args.replot:  # the plot again from the last run's JSON, nothing rerun
+        saved = json.loads((ROOT / "bench" / "out" / "scaling.json").read_text())["runs"]
+        fields = set(Run.__dataclass_fields__)
+        plot(
+            [Run(**{k: v for k, v in r.items() if k in fields}) for r in saved],
+            ROOT / "bench" / "out" / "scaling.html",
+            ROOT / "docs" / "images" / "scaling.png",
+        )
+        return
     runs = run(scales, engines, jobs, args.memory_limit, args.timeout)
     checks = summary(runs)
     for check in checks:
