@@ -108,7 +108,7 @@ def _features(scale: float, threads: int) -> dict[str, object]:
     from bench.reference_o2o_pandas import pandas_features
     from couponlens.datasets.o2o import load_o2o
     from couponlens.engine import connect
-    from couponlens.features.o2o import build_features, feature_names, to_frames
+    from couponlens.features.o2o import build_features, feature_names, to_frame
     from couponlens.features.windows import label_rows, plan_for_history
     from couponlens.models.train import WindowPlan
 
@@ -134,9 +134,7 @@ def _features(scale: float, threads: int) -> dict[str, object]:
         (
             p,
             con.create_table(
-                f"_bench_c{i}",
-                c.drop(*(["label"] if "label" in c.columns else [])),
-                overwrite=True,
+                f"_bench_c{i}", c.drop(*(["label"] if "label" in c.columns else [])), temp=True
             ),
         )
         for i, (p, c) in enumerate(jobs)
@@ -146,7 +144,7 @@ def _features(scale: float, threads: int) -> dict[str, object]:
 
     load_before = os.getloadavg()[0]
     start, cpu = time.perf_counter(), time.process_time()
-    ours = to_frames([build_features(history.table, c, p) for p, c in inputs])
+    ours = [to_frame(build_features(history.table, c, p)) for p, c in inputs]
     ours_seconds, ours_cpu = time.perf_counter() - start, time.process_time() - cpu
     start, cpu = time.perf_counter(), time.process_time()
     ref = [

@@ -53,7 +53,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from couponlens.concurrent_queries import to_pyarrow_all
 from couponlens.errors import InputError
 from couponlens.features.windows import DEFAULT_LABEL_DAYS, WindowPair
 
@@ -478,19 +477,6 @@ def to_frame(features: ir.Table) -> pd.DataFrame:
     The rows are put in order in Arrow, before the conversion: cheaper than an ORDER BY after
     the joins, and than reordering the wide pandas frame.
     """
-    return _ordered_frame(features.to_pyarrow())
-
-
-def to_frames(features: Sequence[ir.Table]) -> list[pd.DataFrame]:
-    """:func:`to_frame` of several feature expressions (e.g. one per window), in order.
-
-    On DuckDB they run two at a time, each on a cursor of its own
-    (:func:`~couponlens.concurrent_queries.to_pyarrow_all`): the windows are independent, and
-    two side by side keep both cores busy through the steps of one query that use one thread.
-    """
-    return [_ordered_frame(t) for t in to_pyarrow_all(features)]
-
-
-def _ordered_frame(table: pa.Table) -> pd.DataFrame:
+    table: pa.Table = features.to_pyarrow()
     order = pc.sort_indices(table["line_number"])
     return table.take(order).to_pandas(date_as_object=False)

@@ -34,7 +34,7 @@ from sklearn.linear_model import LogisticRegression
 from couponlens._results import Result
 from couponlens.engine import engine_name
 from couponlens.errors import InputError
-from couponlens.features.o2o import build_features, feature_names, to_frame, to_frames
+from couponlens.features.o2o import build_features, feature_names, to_frame
 from couponlens.features.o2o_table import pair_features
 from couponlens.features.windows import (
     DEFAULT_LABEL_DAYS,
@@ -221,14 +221,15 @@ def training_frame(
     ``fraction`` below 1 keeps that share of the receipts (:func:`~couponlens.sampling.keep_share`
     on ``line_number``), filtered on the engine after the features are built.
     """
-    features = [
-        pair_features(history, pair, plan.label_days, leakage=leakage, fraction=fraction, seed=seed)
-        for pair in plan.pairs
-    ]
-    frames = to_frames(features)  # the windows side by side on DuckDB
-    for pair, frame in zip(plan.pairs, frames, strict=True):
+    frames = []
+    for pair in plan.pairs:
+        features = pair_features(
+            history, pair, plan.label_days, leakage=leakage, fraction=fraction, seed=seed
+        )
+        frame = to_frame(features)
         frame.insert(0, "window", pair.name)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
     if frame.empty:
         raise InputError("the label windows hold no coupon receipts: nothing to train on")
     frame["label"] = frame["label"].astype(np.int64)
