@@ -27,6 +27,7 @@ from couponlens.datasets.o2o import load_o2o
 from couponlens.datasets.o2o_synthetic import generate_o2o
 from couponlens.engine import connect
 from couponlens.errors import InputError
+from couponlens.features.o2o import build_features, to_frame
 from couponlens.models.artifact import LogisticParams, load_model, save_model
 from couponlens.models.train import TrainOptions, score_o2o, train_o2o
 from couponlens.service.app import create_app
@@ -365,3 +366,46 @@ def test_batcher_errors_reach_every_waiting_request_and_it_keeps_serving() -> No
     assert all(isinstance(f, RuntimeError) for f in failed)
     assert calls[0] == 3  # the three requests of one loop turn went in one call
     assert [s.tolist() for s in served] == [[0.0], [1.0], [2.0], [3.0]]  # own slice each
+
+
+def test_snapshot_features_equal_batch_features_for_unseen_and_missing_distances(
+    trained: dict[str, Path], tmp_path: Path
+) -> None:
+    # A history without any receipt at distance 7: a candidate at distance 7 has no distance
+    # history in the batch features (zero counts), while a missing distance has the history
+    # of the receipts with missing distances. The snapshot must give both the same values.
+    frame = pd.read_csv(trained["train"], dtype=str, keep_default_na=False)
+    assert (frame.Distance == "7").any() and (frame.Distance == "null").any()
+    frame[frame.Distance != "7"].to_csv(tmp_path / "history.csv", index=False)
+    con = connect(threads=1)
+    history = load_o2o(tmp_path / "history.csv", con).table
+    model = load_model(trained["model"])
+    snapshot = FeatureSnapshot.build(model, history)
+    test = pd.read_csv(trained["test"], dtype=str, keep_default_na=False)
+    test = test[test.Date_received == test.Date_received.min()].head(400).copy()
+    test.loc[test.index[:50], "Distance"] = "7"
+    test.loc[test.index[50:100], "Distance"] = "null"
+    test.to_csv(tmp_path / "candidates.csv", index=False)
+    candidates = load_o2o(tmp_path / "candidates.csv", con).table
+    batch = to_frame(
+        build_features(
+            history,
+            candidates,
+            snapshot.window,
+            label_days=int(model.info["label_rule"]["label_days"]),
+        )
+    )
+    served = snapshot.matrix(
+        user_id=test.User_id.to_numpy(np.int64),
+        merchant_id=test.Merchant_id.to_numpy(np.int64),
+        coupon_id=test.Coupon_id.to_numpy(np.int64),
+        discount_text=list(test.Discount_rate),
+        distance=pd.to_numeric(test.Distance, errors="coerce").to_numpy(np.float64),
+        date_received=pd.to_datetime(test.Date_received).to_numpy().astype("datetime64[D]"),
+        columns=model.features,
+    )
+    expected = batch[model.features].to_numpy(dtype=np.float64, na_value=np.nan)
+    dist = [j for j, f in enumerate(model.features) if f.startswith("dist_")]
+    assert dist and expected[:50, dist[0]].tolist() == [0.0] * 50  # no receipt at distance 7
+    assert (expected[50:100, dist[0]] > 0).all()  # the receipts with a missing distance
+    np.testing.assert_allclose(served, expected, rtol=1e-12, atol=1e-15, equal_nan=True)

@@ -7,7 +7,9 @@ distance has in the feature window that ends the day before ``as_of``, by runnin
 :func:`~couponlens.features.o2o.build_features` over one probe row per distinct history row.
 Scoring a request is then array look-ups plus the receipt's own features: no engine, no joins.
 An entity the history never saw gets the values ``build_features`` gives an unseen entity
-(zero counts, null rates), taken from a probe row with ids that exist nowhere.
+(zero counts, null rates), taken from a probe row with ids that exist nowhere (and a
+distance bucket that exists nowhere: a missing distance is its own bucket, -1, as in the
+features, so a distance the window never saw is not confused with a missing one).
 
 Scores from the snapshot equal ``score_o2o``'s for candidates received on ``as_of`` (the test
 suite checks it), and for later candidates they use the same, slightly older, history.
@@ -126,8 +128,9 @@ def _pack(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def _family_keys(family: Family, columns: Mapping[str, Any]) -> np.ndarray:
     """The family's key per row: an int64 (ids packed in pairs), a text, or a float distance."""
     keys = family.keys
-    if keys == ("distance",):
-        return np.asarray(columns["distance"], dtype=np.float64)
+    if keys == ("distance",):  # a missing distance is the bucket -1, as in the features
+        distance = np.asarray(columns["distance"], dtype=np.float64)
+        return np.where(np.isnan(distance), -1.0, distance)
     if keys == ("discount_text",):
         return np.asarray(columns["discount_text"], dtype=object)
     if len(keys) == 1:
@@ -249,7 +252,8 @@ class FeatureSnapshot:
                 "merchant_id": [-1],
                 "coupon_id": [-2],
                 "discount_text": ["<unseen>"],
-                "distance": [pd.NA],
+                # no distance bucket: -1 is the missing distances' bucket, -2 is none at all
+                "distance": [-2],
             }
         )
         probe = pd.concat([distinct, unseen], ignore_index=True)
