@@ -35,8 +35,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pandas as pd
 import psutil
+
+from couponlens.service.wire import candidates_from_csv
 
 OUT = Path(__file__).resolve().parent / "out" / "service"
 TARGET_P99_MS = 50.0
@@ -63,18 +64,7 @@ def _prepare(rows: int, seed: int) -> tuple[Path, Path, Path]:
 
 def _requests(test: Path, batch: int, count: int, seed: int) -> list[bytes]:
     """``count`` whole HTTP requests (head and body) of ``batch`` random candidates each."""
-    frame = pd.read_csv(test, dtype=str, keep_default_na=False)
-    records = [
-        {
-            "user_id": int(r.User_id),
-            "merchant_id": int(r.Merchant_id),
-            "coupon_id": int(r.Coupon_id),
-            "discount_rate": r.Discount_rate,
-            "distance": None if r.Distance == "null" else int(r.Distance),
-            "date_received": r.Date_received,
-        }
-        for r in frame.itertuples()
-    ]
+    records = candidates_from_csv(test)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):

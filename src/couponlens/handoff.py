@@ -48,13 +48,14 @@ def write_parquet(table: ir.Table | Sequence[ir.Table], path: str | Path) -> int
     ``SUM`` of int64 is a 128-bit integer there and lands in Parquet as a double). A sequence
     of tables with one schema is written as their union, one query after the other.
     """
-    parts = _parts(table)
+    parts = table_parts(table)
     schema = parts[0].schema().to_pyarrow()
     with pq.ParquetWriter(str(path), schema) as writer:
         return _write_batches(parts, schema, writer.write_table)
 
 
-def _parts(table: ir.Table | Sequence[ir.Table]) -> list[ir.Table]:
+def table_parts(table: ir.Table | Sequence[ir.Table]) -> list[ir.Table]:
+    """``table`` as a non-empty list of parts (one table, or the tables of a sequence)."""
     parts = [table] if isinstance(table, ir.Table) else list(table)
     if not parts:
         raise ValueError("nothing to write: no tables given")
@@ -76,7 +77,7 @@ def _write_batches(
 def write_csv(table: ir.Table | Sequence[ir.Table], path: str | Path) -> int:
     """Write ``table`` to one CSV file (header, its Ibis types); returns the rows. A sequence
     of tables with one schema is written as their union, one query after the other."""
-    parts = _parts(table)
+    parts = table_parts(table)
     schema = parts[0].schema().to_pyarrow()
     with pacsv.CSVWriter(str(path), schema) as writer:
         return _write_batches(parts, schema, writer.write_table)
@@ -146,6 +147,7 @@ __all__ = [
     "backend_of",
     "loading_engine",
     "materialise",
+    "table_parts",
     "to_engine",
     "write_csv",
     "write_parquet",

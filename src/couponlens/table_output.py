@@ -34,7 +34,7 @@ import pandas as pd
 
 from couponlens.datasets.sources import PARQUET_SUFFIXES
 from couponlens.engine import is_spark
-from couponlens.handoff import backend_of, write_csv, write_parquet
+from couponlens.handoff import backend_of, table_parts, write_csv, write_parquet
 from couponlens.outputs import check_writable, replacing_file, replacing_folder
 
 
@@ -71,9 +71,7 @@ def write_table(table: ir.Table | Sequence[ir.Table], path: str | Path, *, force
     """
     target = Path(path)
     kind = output_format(target)
-    parts = [table] if isinstance(table, ir.Table) else list(table)
-    if not parts:
-        raise ValueError("nothing to write: no tables given")
+    parts = table_parts(table)
     backend = backend_of(parts[0])
     if is_spark(backend) and len(parts) > 1:
         parts = [ibis.union(*parts)]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 
 from couponlens.datasets.o2o import load_o2o
@@ -24,6 +23,7 @@ from couponlens.datasets.o2o_synthetic import generate_o2o
 from couponlens.engine import connect
 from couponlens.models.artifact import save_model
 from couponlens.models.train import TrainOptions, train_o2o
+from couponlens.service.wire import candidates_from_csv
 
 TOKEN = "hardening-token"
 REQUEST_TIMEOUT = 2
@@ -63,20 +63,9 @@ def hardened_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servi
     generate_o2o(500, 5, test, layout="test", world_rows=20_000)
     history = load_o2o(train, connect(threads=1)).table
     save_model(train_o2o(history, TrainOptions(n_estimators=30, threads=1)).model, folder / "m")
-    frame = pd.read_csv(test, dtype=str, keep_default_na=False)
-    first = frame.Date_received.min()
-    candidates: list[dict[str, object]] = [
-        {
-            "user_id": int(r.User_id),
-            "merchant_id": int(r.Merchant_id),
-            "coupon_id": int(r.Coupon_id),
-            "discount_rate": r.Discount_rate,
-            "distance": None if r.Distance == "null" else int(r.Distance),
-            "date_received": r.Date_received,
-        }
-        for r in frame.itertuples()
-        if r.Date_received == first
-    ]
+    candidates = candidates_from_csv(test)
+    first = min(str(c["date_received"]) for c in candidates)
+    candidates = [c for c in candidates if c["date_received"] == first]
     port = _free_port()
     log_path = folder / "server.log"
     log = log_path.open("w")

@@ -32,6 +32,7 @@ from couponlens.models.artifact import LogisticParams, load_model, save_model
 from couponlens.models.train import TrainOptions, score_o2o, train_o2o
 from couponlens.service.app import create_app
 from couponlens.service.snapshot import FeatureSnapshot
+from couponlens.service.wire import candidates_from_csv
 
 TOKEN = "s3cret-token"
 ROWS = 40_000
@@ -50,19 +51,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _candidates(test: Path, n: int | None = None) -> list[dict[str, object]]:
-    frame = pd.read_csv(test, dtype=str, keep_default_na=False)
-    rows = frame if n is None else frame.head(n)
-    return [
-        {
-            "user_id": int(r.User_id),
-            "merchant_id": int(r.Merchant_id),
-            "coupon_id": int(r.Coupon_id),
-            "discount_rate": r.Discount_rate,
-            "distance": None if r.Distance == "null" else int(r.Distance),
-            "date_received": r.Date_received,
-        }
-        for r in rows.itertuples()
-    ]
+    rows = candidates_from_csv(test)
+    return rows if n is None else rows[:n]
 
 
 def _free_port() -> int:

@@ -32,10 +32,12 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Protocol
 
 import msgspec
 import numpy as np
+import pandas as pd
 
 from couponlens.errors import CouponlensError
 from couponlens.service.snapshot import parse_discount_cached
@@ -200,6 +202,31 @@ def decode_score_body(body: bytes) -> CandidateColumns | None:
         date_text=[d[0] for d in days],  # type: ignore[index]  # no None left
         day=np.fromiter((d[1] for d in days), np.int64, n),  # type: ignore[index]
     )
+
+
+def candidates_from_csv(path: str | Path) -> list[dict[str, object]]:
+    r"""The rows of a Tianchi test-layout CSV as ``POST /score`` candidates, in file order.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "test.csv"
+        >>> _ = f.write_text("User_id,Merchant_id,Coupon_id,Discount_rate,Distance,Date_received\n"
+        ...                  "4,5,6,150:20,null,20160701\n")
+        >>> candidates_from_csv(f)
+        [{'user_id': 4, 'merchant_id': 5, 'coupon_id': 6, 'discount_rate': '150:20', 'distance': None, 'date_received': '20160701'}]
+    """
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return [
+        {
+            "user_id": int(r.User_id),
+            "merchant_id": int(r.Merchant_id),
+            "coupon_id": int(r.Coupon_id),
+            "discount_rate": r.Discount_rate,
+            "distance": None if r.Distance == "null" else int(r.Distance),
+            "date_received": r.Date_received,
+        }
+        for r in frame.itertuples()
+    ]
 
 
 def encode_scores(
