@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,10 @@ class Service:
     token: str
     candidates: list[dict[str, object]]
     log: Path
+    model: Path
+    history: Path
+    as_of: str
+    pid: int
     request_timeout: int = REQUEST_TIMEOUT
 
     @property
@@ -55,6 +60,40 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def running_server(
+    args: list[str], log_path: Path, env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``couponlens serve ARGS --port P`` on a free port, once ``/health`` answers 200: its URL
+    and process. Its output goes to ``log_path``; it is stopped (SIGTERM) on leaving."""
+    port = _free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "couponlens", "serve", *args, "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        try:
+            while True:
+                if process.poll() is not None:
+                    raise AssertionError("server exited: " + log_path.read_text())
+                try:
+                    if httpx.get(url + "/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError("server did not start within 120 s")
+                time.sleep(0.3)
+            yield url, process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def hardened_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("hardened_service")
@@ -66,47 +105,30 @@ def hardened_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servi
     candidates = candidates_from_csv(test)
     first = min(str(c["date_received"]) for c in candidates)
     candidates = [c for c in candidates if c["date_received"] == first]
-    port = _free_port()
     log_path = folder / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
+    as_of = f"{first[:4]}-{first[4:6]}-{first[6:]}"
+    with running_server(
         [
-            sys.executable,
-            "-m",
-            "couponlens",
-            "serve",
             str(folder / "m"),
             "--history",
             str(train),
-            "--port",
-            str(port),
             "--as-of",
-            f"{first[:4]}-{first[4:6]}-{first[6:]}",
+            as_of,
             "--max-body-bytes",
             "200000",
             "--request-timeout",
             str(REQUEST_TIMEOUT),
         ],  # fmt: skip
-        env={**os.environ, "COUPONLENS_API_TOKEN": TOKEN},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError("server exited: " + log_path.read_text())
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not start within 120 s")
-            time.sleep(0.3)
-        yield Service(url=url, token=TOKEN, candidates=candidates, log=log_path)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        log_path,
+        {"COUPONLENS_API_TOKEN": TOKEN},
+    ) as (url, process):
+        yield Service(
+            url=url,
+            token=TOKEN,
+            candidates=candidates,
+            log=log_path,
+            model=folder / "m",
+            history=train,
+            as_of=as_of,
+            pid=process.pid,
+        )

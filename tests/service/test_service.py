@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,8 +26,11 @@ from couponlens.features.o2o import build_features, to_frame
 from couponlens.models.artifact import LogisticParams, load_model, save_model
 from couponlens.models.train import TrainOptions, score_o2o, train_o2o
 from couponlens.service.app import create_app
+from couponlens.service.scorer import LocalScorer
 from couponlens.service.snapshot import FeatureSnapshot
 from couponlens.service.wire import candidates_from_csv
+
+from .conftest import running_server
 
 TOKEN = "s3cret-token"
 ROWS = 40_000
@@ -55,63 +53,23 @@ def _candidates(test: Path, n: int | None = None) -> list[dict[str, object]]:
     return rows if n is None else rows[:n]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(trained: dict[str, Path]) -> Iterator[str]:
-    port = _free_port()
-    log = (trained["folder"] / "server.log").open("w")
     first = pd.read_csv(trained["test"], dtype=str).Date_received.min()
-    as_of = f"{first[:4]}-{first[4:6]}-{first[6:]}"
-    process = subprocess.Popen(
+    with running_server(
         [
-            sys.executable,
-            "-m",
-            "couponlens",
-            "serve",
             str(trained["model"]),
             "--history",
             str(trained["train"]),
-            "--port",
-            str(port),
             "--as-of",
-            as_of,
+            f"{first[:4]}-{first[4:6]}-{first[6:]}",
             "--max-body-bytes",
             "200000",
         ],  # fmt: skip
-        env={
-            **os.environ,
-            "COUPONLENS_API_TOKEN": TOKEN,
-            "COUPONLENS_CACHE_DIR": str(trained["folder"] / "cache"),
-        },
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(
-                    "server exited: " + (trained["folder"] / "server.log").read_text()
-                )
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not start within 120 s")
-            time.sleep(0.3)
+        trained["folder"] / "server.log",
+        {"COUPONLENS_API_TOKEN": TOKEN, "COUPONLENS_CACHE_DIR": str(trained["folder"] / "cache")},
+    ) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def _auth() -> dict[str, str]:
@@ -249,7 +207,7 @@ def test_in_process_app_without_token_and_leakage_refusal(trained: dict[str, Pat
     model = load_model(trained["model"])
     snapshot = FeatureSnapshot.build(model, history)
     assert snapshot.as_of == dt.date(2016, 7, 1)
-    client = TestClient(create_app(model, snapshot))
+    client = TestClient(create_app(LocalScorer(model, snapshot)))
     response = client.post("/score", json={"candidates": _candidates(trained["test"], 5)})
     assert response.status_code == 200
     assert all(0 < s["probability"] < 1 for s in response.json()["scores"])

@@ -52,6 +52,13 @@ def serve_command(
             "faster; cached). Without a compiler the service uses LightGBM's predictor."
         ),
     ] = True,
+    model_process: Annotated[
+        bool,
+        typer.Option(
+            help="Score in a process of its own (one per worker), so the model and the HTTP "
+            "side each have a core; --no-model-process scores in the worker itself."
+        ),
+    ] = True,
 ) -> None:
     """Serve POST /score and POST /target over HTTP (token from COUPONLENS_API_TOKEN, if set)."""
     import uvicorn
@@ -67,7 +74,7 @@ def serve_command(
             raise InputError(f"--as-of: expected a date YYYY-MM-DD, got {as_of!r}") from None
     token = os.environ.get("COUPONLENS_API_TOKEN") or None
     with console.status("loading the model and building the feature snapshot"):
-        api, snapshot = build_service(
+        api, scorer = build_service(
             model,
             history,
             as_of=day,
@@ -75,12 +82,15 @@ def serve_command(
             max_body_bytes=max_body_bytes,
             request_timeout=request_timeout,
             compile_model=compile_model,
+            model_process=model_process,
         )
-    window = snapshot.window
+    held = scorer.describe()
+    window, entities = held["feature_window"], held["entities"]
     console.print(
-        f"snapshot as of {snapshot.as_of} (features {window.feature_start}..{window.feature_end}, "
-        f"{snapshot.entities['u']:,} users, built in {snapshot.seconds:.1f} s); "
-        f"trees scored by {'native code' if api.state.predictor == 'compiled' else 'LightGBM'}; "
+        f"snapshot as of {scorer.as_of} (features {window['feature_start']}..{window['feature_end']}, "  # type: ignore[index]
+        f"{entities['u']:,} users, built in {held['build_seconds']:.1f} s); "  # type: ignore[index]
+        f"trees scored by {'native code' if scorer.predictor == 'compiled' else 'LightGBM'}"
+        f"{' in a model process' if model_process else ''}; "
         f"token {'required' if token else 'not required (set COUPONLENS_API_TOKEN)'}",
         highlight=False,
         soft_wrap=True,
@@ -101,7 +111,8 @@ def serve_command(
             timeout_keep_alive=request_timeout,
         )
         return
-    del api  # each worker process builds its own app
+    del api  # each worker process builds its own app, and model process
+    scorer.close()
     os.environ[SETTINGS_ENV] = json.dumps(
         {
             "model": str(model),
@@ -110,6 +121,7 @@ def serve_command(
             "max_body_bytes": max_body_bytes,
             "request_timeout": request_timeout,
             "compile_model": compile_model,
+            "model_process": model_process,
         }
     )
     uvicorn.run(

@@ -10,7 +10,7 @@ load scripts from a CDN, and the service makes no network calls.
 
 Example:
     >>> from fastapi.testclient import TestClient  # doctest: +SKIP
-    >>> client = TestClient(create_app(model, snapshot))  # doctest: +SKIP
+    >>> client = TestClient(create_app(LocalScorer(model, snapshot)))  # doctest: +SKIP
     >>> client.post("/score", json={"candidates": [...]}).json()["scores"][0]  # doctest: +SKIP
 """
 
@@ -43,9 +43,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from couponlens import __version__
 from couponlens.errors import CouponlensError
-from couponlens.models.artifact import O2OModel
-from couponlens.models.compiled import CompiledForest, ForestNotCompiled
-from couponlens.service.snapshot import FeatureSnapshot, parse_discount_cached
+from couponlens.service.scorer import Scorer, load_local_scorer
+from couponlens.service.snapshot import parse_discount_cached
 from couponlens.service.timeouts import DEFAULT_REQUEST_TIMEOUT, RequestDeadline
 from couponlens.service.wire import (
     ID_LIMIT,
@@ -188,6 +187,14 @@ class TargetResponse(BaseModel):
     method: str
 
 
+class Health(BaseModel):
+    """Whether the service can score, with what model, from which day."""
+
+    status: str = Field(description="``ok``, or ``model process restarting`` (with 503).")
+    model: str
+    as_of: dt.date
+
+
 class Refusal(BaseModel):
     """Why a request was refused."""
 
@@ -272,18 +279,27 @@ class _Batcher:
     imbalance of connections between worker processes).
     """
 
-    def __init__(self, compute: Callable[[CandidateColumns], np.ndarray]) -> None:
+    def __init__(
+        self,
+        compute: Callable[[CandidateColumns], np.ndarray],
+        compute_async: Callable[[CandidateColumns], Awaitable[np.ndarray]] | None = None,
+    ) -> None:
         self.compute = compute
+        self.compute_async = compute_async
         self.pending: list[tuple[CandidateColumns, asyncio.Future[np.ndarray]]] = []
-        self.busy = False
+        # batches being scored, and how many may be: the model process queues a second one
+        # while it scores the first, so it never waits for the loop between batches
+        self.in_flight = 0
+        self.depth = 1 if compute_async is None else 2
+        self.scheduled = False
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="couponlens-model")
 
     async def score(self, candidates: CandidateColumns) -> np.ndarray:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[np.ndarray] = loop.create_future()
         self.pending.append((candidates, future))
-        if not self.busy:
-            self.busy = True
+        if self.in_flight < self.depth and not self.scheduled:
+            self.scheduled = True  # at the end of this loop turn: its requests go together
             loop.call_soon(self._dispatch, loop)
         return await future
 
@@ -291,8 +307,17 @@ class _Batcher:
         return self.compute(CandidateColumns.concat(parts))
 
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.scheduled = False
+        if not self.pending or self.in_flight >= self.depth:
+            return
+        self.in_flight += 1
         batch, self.pending = self.pending, []
-        done = loop.run_in_executor(self.thread, self._compute, [c for c, _ in batch])
+        parts = [c for c, _ in batch]
+        done: asyncio.Future[np.ndarray]
+        if self.compute_async is not None:  # the model elsewhere: await it on the loop
+            done = asyncio.ensure_future(self.compute_async(CandidateColumns.concat(parts)))
+        else:
+            done = loop.run_in_executor(self.thread, self._compute, parts)
         done.add_done_callback(lambda d: self._finish(loop, batch, d))
 
     def _finish(
@@ -313,10 +338,9 @@ class _Batcher:
             else:
                 future.set_result(done.result()[start : start + len(candidates)])
             start += len(candidates)
-        if self.pending:  # never left busy: later requests would wait forever
+        self.in_flight -= 1
+        if self.pending:  # never left waiting: later requests would wait forever
             self._dispatch(loop)
-        else:
-            self.busy = False
 
 
 class _FastScore:
@@ -407,26 +431,22 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def create_app(
-    model: O2OModel,
-    snapshot: FeatureSnapshot,
+    scorer: Scorer,
     *,
     manifest: dict[str, Any] | None = None,
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-    forest: CompiledForest | None = None,
 ) -> FastAPI:
-    """The FastAPI app scoring with ``model`` from ``snapshot``.
+    """The FastAPI app scoring with ``scorer``.
 
     Args:
-        model: a loaded O2O model (:func:`couponlens.models.artifact.load_model`).
-        snapshot: its feature snapshot (:meth:`FeatureSnapshot.build`).
+        scorer: the model over its snapshot: :class:`~couponlens.service.scorer.LocalScorer`
+            in this process, or :class:`~couponlens.service.model_process.ModelProcess`.
         manifest: the model's ``manifest.json`` content, served by ``GET /model``.
         token: when set, requests need ``Authorization: Bearer <token>``.
         max_body_bytes: larger request bodies get 413.
         request_timeout: a request body not complete within this many seconds gets 408.
-        forest: the model's LightGBM trees compiled to native code (same probabilities);
-            None scores with LightGBM's own predictor.
     """
     api = FastAPI(
         title="couponlens scoring service",
@@ -436,15 +456,6 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    predictor = "lightgbm" if forest is None else "compiled"
-    api.state.predictor = predictor
-    trees: Callable[[np.ndarray], np.ndarray] | None = None
-    if forest is not None:
-        compiled = forest
-        share = min(2, os.cpu_count() or 1)  # a big batch's rows split over both cores
-
-        def trees(values: np.ndarray) -> np.ndarray:
-            return compiled.predict(values, threads=share)
 
     def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
@@ -476,35 +487,35 @@ def create_app(
         log.exception("unexpected error on %s", request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    def probabilities(candidates: CandidateColumns) -> np.ndarray:
-        uses_logistic = model.chosen != "lightgbm" and model.logistic is not None
-        matrix, logistic_inputs = snapshot.matrices(
-            user_id=candidates.user_id,
-            merchant_id=candidates.merchant_id,
-            coupon_id=candidates.coupon_id,
-            discount_text=candidates.discount_text,
-            distance=candidates.distance,
-            date_received=candidates.date_received,
-            columns=model.features,
-            logistic=model.logistic if uses_logistic else None,
+    batcher = _Batcher(
+        lambda candidates: scorer.probabilities(candidates),
+        getattr(scorer, "probabilities_async", None),
+    )
+
+    @api.get(
+        "/health",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "The model process is restarting."}},
+    )
+    async def health() -> Any:
+        """Liveness: the model is loaded and its snapshot built (503 while it restarts)."""
+        up = scorer.healthy()
+        answer = Health(
+            status="ok" if up else "model process restarting",
+            model=scorer.model_name,
+            as_of=scorer.as_of,
         )
-        p = model.predict_matrix(matrix, threads=1, forest=trees, logistic_inputs=logistic_inputs)
-        return np.asarray(p, dtype=np.float64)
-
-    batcher = _Batcher(probabilities)
-
-    @api.get("/health")
-    async def health() -> dict[str, Any]:
-        """Liveness: the model is loaded and its snapshot built."""
-        return {"status": "ok", "model": model.chosen, "as_of": snapshot.as_of.isoformat()}
+        return (
+            answer if up else JSONResponse(status_code=503, content=answer.model_dump(mode="json"))
+        )
 
     @api.get("/model", dependencies=guard, responses=_REFUSED_TOKEN)
     async def model_info() -> dict[str, Any]:
         """The model's manifest and the feature snapshot the service scores from."""
         return {
             "manifest": manifest or {},
-            "snapshot": snapshot.describe(),
-            "predictor": predictor,
+            "snapshot": scorer.describe(),
+            "predictor": scorer.predictor,
         }
 
     @api.post("/score", dependencies=guard, responses=_REFUSED_REQUEST)
@@ -521,9 +532,9 @@ def create_app(
                 )
                 for c, v in zip(request.candidates, p, strict=True)
             ],
-            as_of=snapshot.as_of,
-            model=model.chosen,
-            leakage_features=model.leakage_features,
+            as_of=scorer.as_of,
+            model=scorer.model_name,
+            leakage_features=scorer.leakage_features,
         )
 
     @api.post("/target", dependencies=guard, responses=_REFUSED_REQUEST)
@@ -572,9 +583,9 @@ def create_app(
         return encode_scores(
             candidates,
             p,
-            as_of=snapshot.as_of.isoformat(),
-            model=model.chosen,
-            leakage=model.leakage_features,
+            as_of=scorer.as_of.isoformat(),
+            model=scorer.model_name,
+            leakage=scorer.leakage_features,
         )
 
     api.add_middleware(_FastScore, score=fast_score, token=token)
@@ -592,43 +603,35 @@ def build_service(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     compile_model: bool = True,
-) -> tuple[FastAPI, FeatureSnapshot]:
-    """Load the model (checksums verified), load the history, build the snapshot and the app.
+    model_process: bool = True,
+) -> tuple[FastAPI, Scorer]:
+    """Load the model (checksums verified), build its snapshot, and the app over them.
 
-    With ``compile_model`` the model's trees are compiled to native code (cached; see
-    :mod:`couponlens.models.compiled`) while the snapshot builds; when that is not possible the
-    app scores with LightGBM's predictor, and ``app.state.predictor`` says which one it uses.
+    With ``model_process`` (the default) the model, its snapshot and its compiled trees live
+    in a process of their own (:class:`~couponlens.service.model_process.ModelProcess`), so
+    the model's work and the HTTP event loop each have a core and a GIL; without it, in this
+    process (:func:`~couponlens.service.scorer.load_local_scorer`). With ``compile_model`` the
+    trees are compiled to native code (cached); when that is not possible LightGBM's predictor
+    scores, and the scorer's ``predictor`` says which.
     """
-    from couponlens.datasets.o2o import load_o2o
-    from couponlens.engine import connect
-    from couponlens.models.artifact import load_model
+    from couponlens.models.artifact import read_manifest
 
-    model = load_model(model_dir)
-    manifest = json.loads((Path(model_dir) / "manifest.json").read_text())
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        compiling = pool.submit(CompiledForest.compile, model.booster) if compile_model else None
-        data = load_o2o(history, connect())
-        if not data.has_purchase_dates:
-            raise CouponlensError(f"{history}: the history needs the train layout (with Date)")
-        snapshot = FeatureSnapshot.build(model, data.table, as_of=as_of)
-        if model.logistic is not None and model.chosen != "lightgbm":
-            snapshot.prepare_logistic(model.logistic, model.features)  # now, not on a request
-        forest = None
-        if compiling is not None:
-            try:
-                forest = compiling.result()
-            except ForestNotCompiled as exc:
-                log.warning("scoring with LightGBM's predictor: %s", exc)
+    manifest = read_manifest(model_dir)  # a bad folder is refused before anything starts
+    scorer: Scorer
+    if model_process:
+        from couponlens.service.model_process import ModelProcess
+
+        scorer = ModelProcess(model_dir, history, as_of=as_of, compile_model=compile_model)
+    else:
+        scorer = load_local_scorer(model_dir, history, as_of=as_of, compile_model=compile_model)
     app = create_app(
-        model,
-        snapshot,
+        scorer,
         manifest=manifest,
         token=token,
         max_body_bytes=max_body_bytes,
         request_timeout=request_timeout,
-        forest=forest,
     )
-    return app, snapshot
+    return app, scorer
 
 
 #: Environment variable holding the settings of :func:`app_from_environment` (JSON).
@@ -651,6 +654,7 @@ def app_from_environment() -> FastAPI:
         max_body_bytes=int(settings["max_body_bytes"]),
         request_timeout=float(settings.get("request_timeout", DEFAULT_REQUEST_TIMEOUT)),
         compile_model=bool(settings.get("compile_model", True)),
+        model_process=bool(settings.get("model_process", True)),
     )
     settle_memory()
     return api

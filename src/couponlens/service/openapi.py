@@ -20,7 +20,7 @@ def openapi_spec() -> dict[str, Any]:
     """The OpenAPI document of :func:`couponlens.service.app.create_app`."""
     from couponlens.service.app import create_app
 
-    app = create_app(cast(Any, None), cast(Any, None))
+    app = create_app(cast(Any, None))
     return app.openapi()
 
 
