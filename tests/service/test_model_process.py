@@ -47,7 +47,10 @@ def _model_processes(pid: int) -> list[psutil.Process]:
 def _wait_gone(pid: int, seconds: float = 20) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
             return True
         time.sleep(0.1)
     return False
@@ -106,6 +109,19 @@ def test_the_model_process_scores_like_the_model_in_process_and_restarts(
 
         assert np.array_equal(asyncio.run(killed_then_again()), expected_two)
         assert remote.restarts == 2
+
+        async def killed_while_the_loop_is_busy() -> np.ndarray:
+            # the next call comes before the reader has seen the end of the stream: the
+            # restart and the old reader must not undo each other
+            await remote.probabilities_async(two)
+            os.kill(remote._process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+            time.sleep(1.0)  # the loop busy: nothing read meanwhile
+            return await remote.probabilities_async(two)
+
+        busy_loop_started = time.perf_counter()
+        assert np.array_equal(asyncio.run(killed_while_the_loop_is_busy()), expected_two)
+        assert remote.restarts == 3 and remote.healthy()
+        assert time.perf_counter() - busy_loop_started < 60
     finally:
         remote.close()
     assert remote._process is None
@@ -125,6 +141,46 @@ def test_a_model_process_that_cannot_start_says_why(hardened_service: Service, t
     assert done.returncode == 2
     assert "missing.csv: no such file" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_model_process_that_cannot_restart_gets_503_until_it_can(
+    hardened_service: Service, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    history = tmp_path / "history.csv"
+    shutil.copy(hardened_service.history, history)
+    body = {"candidates": hardened_service.candidates}
+    with running_server(
+        [str(hardened_service.model), "--history", str(history)]
+        + ["--as-of", hardened_service.as_of],
+        tmp_path / "server.log",
+        {},
+    ) as (url, process):
+        assert httpx.post(url + "/score", json=body, timeout=60).status_code == 200
+        history.rename(tmp_path / "moved.csv")  # a restart cannot read it now
+        (child,) = _model_processes(process.pid)
+        child.kill()
+        deadline = time.monotonic() + 30
+        # a request in flight when it died is told it stopped; the next ones, that it could not
+        # be restarted, and why
+        while (
+            "could not restart"
+            not in (scored := httpx.post(url + "/score", json=body, timeout=60)).text
+        ):
+            assert scored.status_code in (200, 503), scored.text
+            assert time.monotonic() < deadline, "no 503 saying the restart failed"
+            time.sleep(0.1)
+        assert scored.status_code == 503 and "history.csv" in scored.json()["detail"]
+        assert httpx.get(url + "/health", timeout=10).status_code == 503
+        (tmp_path / "moved.csv").rename(history)
+        deadline = time.monotonic() + 60  # /health itself starts a new one in the background
+        while httpx.get(url + "/health", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "/health did not recover"
+            time.sleep(0.3)
+        assert httpx.post(url + "/score", json=body, timeout=60).status_code == 200
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log
 
 
 def test_the_service_restarts_a_killed_model_process(hardened_service: Service) -> None:

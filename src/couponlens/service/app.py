@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from couponlens import __version__
 from couponlens.errors import CouponlensError
+from couponlens.service.model_process import ModelProcessError
 from couponlens.service.scorer import Scorer, load_local_scorer
 from couponlens.service.snapshot import parse_discount_cached
 from couponlens.service.timeouts import DEFAULT_REQUEST_TIMEOUT, RequestDeadline
@@ -210,6 +211,7 @@ _REFUSED_REQUEST: dict[int | str, dict[str, Any]] = {
     400: {"model": Refusal, "description": "The body is not JSON text (bytes that are not UTF-8)."},
     408: {"model": Refusal, "description": "The body did not arrive within the request timeout."},
     413: {"model": Refusal, "description": "The body is over the size limit."},
+    503: {"model": Refusal, "description": "The model process stopped; it is being restarted."},
 }
 
 
@@ -256,11 +258,16 @@ class _BodyLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body over the limit of {limit:,} bytes"}).encode()
+    await _refuse(send, 413, f"request body over the limit of {limit:,} bytes")
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    """Answer ``status`` with ``{"detail": detail}``."""
+    body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json")],
         }
     )
@@ -306,6 +313,10 @@ class _Batcher:
     def _compute(self, parts: list[CandidateColumns]) -> np.ndarray:
         return self.compute(CandidateColumns.concat(parts))
 
+    async def _compute_async(self, parts: list[CandidateColumns]) -> np.ndarray:
+        assert self.compute_async is not None
+        return await self.compute_async(CandidateColumns.concat(parts))
+
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
         self.scheduled = False
         if not self.pending or self.in_flight >= self.depth:
@@ -315,7 +326,7 @@ class _Batcher:
         parts = [c for c, _ in batch]
         done: asyncio.Future[np.ndarray]
         if self.compute_async is not None:  # the model elsewhere: await it on the loop
-            done = asyncio.ensure_future(self.compute_async(CandidateColumns.concat(parts)))
+            done = asyncio.ensure_future(self._compute_async(parts))
         else:
             done = loop.run_in_executor(self.thread, self._compute, parts)
         done.add_done_callback(lambda d: self._finish(loop, batch, d))
@@ -398,6 +409,10 @@ class _FastScore:
         if columns is not None:
             try:
                 answer = await self.score(columns)
+            except ModelProcessError as exc:  # the app would only ask the model again
+                log.warning("%s", exc)
+                await _refuse(send, 503, str(exc))
+                return
             except Exception:
                 log.warning("fast /score path failed; the app answers instead", exc_info=True)
         if answer is None:
@@ -478,6 +493,11 @@ def create_app(
         ]
         return JSONResponse(status_code=422, content={"detail": errors})
 
+    @api.exception_handler(ModelProcessError)
+    async def _model_stopped(request: Request, exc: ModelProcessError) -> JSONResponse:
+        log.warning("%s", exc)
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
     @api.exception_handler(CouponlensError)
     async def _user_error(request: Request, exc: CouponlensError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
@@ -500,6 +520,8 @@ def create_app(
     async def health() -> Any:
         """Liveness: the model is loaded and its snapshot built (503 while it restarts)."""
         up = scorer.healthy()
+        if not up and hasattr(scorer, "revive_soon"):
+            scorer.revive_soon()  # recover without waiting for a scoring request
         answer = Health(
             status="ok" if up else "model process restarting",
             model=scorer.model_name,

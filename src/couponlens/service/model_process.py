@@ -164,6 +164,8 @@ class ModelProcess:
         self._stream_socket: socket.socket | None = None
         self._waiting: collections.deque[asyncio.Future[tuple[bytes, bytes]]] = collections.deque()
         self._reading: asyncio.Future[None] | None = None
+        self._reviving: asyncio.Future[None] | None = None
+        self._killed = False  # killed, perhaps not yet reapable (its threads still ending)
         self.restarts = 0
         info = self._start()
         self.model_name: str = info["model_name"]
@@ -189,7 +191,7 @@ class ModelProcess:
         try:
             _send(ours, _SETTINGS, json.dumps(self._settings).encode())
             kind, payload = _receive(ours)
-        except EOFError:
+        except (EOFError, OSError):  # it died: the socket ends, or is reset
             ours.close()
             code = process.wait()
             raise CouponlensError(
@@ -205,27 +207,28 @@ class ModelProcess:
             ours.close()
             process.wait()
             raise CouponlensError(payload.decode())
-        self._process, self._socket = process, ours
+        self._process, self._socket, self._killed = process, ours, False
         info: dict[str, Any] = json.loads(payload)
         return info
 
     def _stop_process(self) -> None:
-        self._close_stream_socket()  # the model process exits when its last end closes
+        """Close this end of the socket and reap the model process (blocking: not on a loop)."""
         if self._socket is not None:
             self._socket.close()
             self._socket = None
         if self._process is not None:
             try:
-                self._process.wait(timeout=5)
+                self._process.wait(timeout=5)  # it exits when every end of its socket closes
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
             self._process = None
 
     def healthy(self) -> bool:
-        """Whether the model process is running (a stopped one restarts on the next request)."""
+        """Whether the model process is running (a stopped one restarts on the next request,
+        or after :meth:`revive_soon`)."""
         process = self._process
-        return process is not None and process.poll() is None
+        return process is not None and not self._killed and process.poll() is None
 
     def describe(self) -> dict[str, object]:
         """What the model process's snapshot holds."""
@@ -245,7 +248,8 @@ class ModelProcess:
                 self._start()
                 self.restarts += 1
             sock = self._socket
-            assert sock is not None
+            if sock is None:
+                raise ModelProcessError("the model process is not running")
             try:
                 sock.settimeout(SCORE_TIMEOUT)
                 _send(sock, _SCORE, payload)
@@ -258,11 +262,34 @@ class ModelProcess:
         return _answer(kind, answer)
 
     def _restart(self) -> None:
+        """Reap the stopped model process and start a new one (blocking: run in an executor)."""
         with self._lock:
             self._stop_process()
             log.warning("the model process had stopped; starting a new one")
             self._start()
             self.restarts += 1
+
+    async def _ready_stream(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The stream to the model process, after restarting it if it has stopped."""
+        assert self._stream_lock is not None
+        async with self._stream_lock:  # only (re)starting waits here; sending does not
+            if not self.healthy():
+                self._drop_stream("the model process stopped")
+                try:
+                    await loop.run_in_executor(None, self._restart)
+                except CouponlensError as exc:  # a server fault, not the request's
+                    raise ModelProcessError(f"the model process could not restart: {exc}") from None
+            if self._stream is None:
+                if self._socket is None:
+                    raise ModelProcessError("the model process is not running")
+                # a duplicate of the socket for the transport to own and close
+                self._stream_socket = self._socket.dup()
+                stream = await asyncio.open_connection(sock=self._stream_socket)
+                self._stream = stream
+                self._reading = asyncio.ensure_future(self._read_answers(stream))
+            return self._stream
 
     async def probabilities_async(self, candidates: CandidateColumns) -> np.ndarray:
         """:meth:`probabilities` from an event loop, without a thread.
@@ -270,68 +297,95 @@ class ModelProcess:
         The model process's answer wakes the loop directly (a thread waiting on the socket
         would then wait for the busy loop's GIL before it could hand the answer over), and
         calls may overlap: a second batch is sent while the first is scored, and the answers,
-        which come back in the order sent, go to their callers in that order.
+        which come back in the order sent, go to their callers in that order. A call that
+        gets no answer within :data:`SCORE_TIMEOUT` seconds (a restart included) fails with
+        :class:`ModelProcessError`.
         """
         body = _encode_batch(candidates)
         loop = asyncio.get_running_loop()
         if self._stream_loop is not loop:  # a stream and a lock serve one event loop
             self._abandon_stream()
             self._stream_lock, self._stream_loop = asyncio.Lock(), loop
-        assert self._stream_lock is not None
-        async with self._stream_lock:  # only (re)starting waits; sending does not
-            if not self.healthy():
-                self._close_stream()
-                await loop.run_in_executor(None, self._restart)
-            if self._stream is None:
-                assert self._socket is not None
-                self._stream_socket = self._socket.dup()
-                self._stream = await asyncio.open_connection(sock=self._stream_socket)
-                self._reading = asyncio.ensure_future(self._read_answers(self._stream[0]))
-        answer: asyncio.Future[tuple[bytes, bytes]] = loop.create_future()
-        self._waiting.append(answer)
-        self._stream[1].write(_HEADER.pack(_SCORE, len(body)) + body)
+        sent_on = None
         try:
             async with asyncio.timeout(SCORE_TIMEOUT):
+                stream = await self._ready_stream(loop)
+                answer: asyncio.Future[tuple[bytes, bytes]] = loop.create_future()
+                self._waiting.append(answer)
+                stream[1].write(_HEADER.pack(_SCORE, len(body)) + body)
+                sent_on = stream
                 kind, payload = await answer
-        except TimeoutError:  # stuck: the answers are out of step from here on
-            self._fail(f"no answer within {SCORE_TIMEOUT:.0f} s")
+        except TimeoutError:
+            if sent_on is not None:  # stuck: the answers are out of step from here on
+                self._fail_stream(sent_on, f"no answer within {SCORE_TIMEOUT:.0f} s")
             raise ModelProcessError(
-                f"the model process gave no answer in {SCORE_TIMEOUT} s"
+                f"the model process gave no answer in {SCORE_TIMEOUT:.0f} s"
             ) from None
         return _answer(kind, payload)
 
-    async def _read_answers(self, reader: asyncio.StreamReader) -> None:
+    async def _read_answers(
+        self, stream: tuple[asyncio.StreamReader, asyncio.StreamWriter]
+    ) -> None:
         """Hand each answer frame to the oldest waiting call, until the stream ends."""
+        reader = stream[0]
         try:
             while True:
                 kind, size = _HEADER.unpack(await reader.readexactly(_HEADER.size))
                 payload = await reader.readexactly(size) if size else b""
-                if self._waiting:
+                if self._stream is stream and self._waiting:
                     waiter = self._waiting.popleft()
-                    if not waiter.done():
+                    if not waiter.done():  # a caller that timed out has gone
                         waiter.set_result((kind, payload))
         except (OSError, asyncio.IncompleteReadError) as exc:
-            self._fail(f"the model process stopped: {exc!r}")
+            self._fail_stream(stream, f"the model process stopped: {exc!r}")
 
-    def _fail(self, reason: str) -> None:
-        """Give every waiting call the error, and stop the model process (restarted on the next
-        call)."""
+    def _fail_stream(
+        self, stream: tuple[asyncio.StreamReader, asyncio.StreamWriter], reason: str
+    ) -> None:
+        """The model process behind ``stream`` died or is stuck: kill it, fail the waiting
+        calls, and start a new one in the background. Nothing here blocks the loop; a stream
+        already replaced (a restart came first) is left alone."""
+        if self._stream is not stream:
+            return
+        if self._process is not None:
+            self._process.kill()  # reaped by the restart, off the loop
+            self._killed = True
+        self._drop_stream(reason)
+        self.revive_soon()
+
+    def _drop_stream(self, reason: str) -> None:
+        """Fail every waiting call with ``reason`` and close the stream (on its loop)."""
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(ModelProcessError(reason))
-        if self._process is not None:
-            self._process.kill()
-        self._close_stream()
-        with self._lock:
-            self._stop_process()
-
-    def _close_stream(self) -> None:
-        """Close the stream (on the loop that owns it)."""
+        reading = self._reading
+        if reading is not None and not reading.done() and reading is not asyncio.current_task():
+            reading.cancel()
+        self._reading = None
         if self._stream is not None:
-            self._stream[1].close()  # unregisters the socket from the loop at once
+            self._stream[1].transport.abort()  # closes the socket it owns
             self._stream = None
-        self._close_stream_socket()
+        self._stream_socket = None
+
+    def revive_soon(self) -> None:
+        """From the event loop: when the model process has stopped, start a new one in the
+        background (so ``/health`` recovers without waiting for a scoring request)."""
+        if self.healthy() or self._stream_lock is None or self._stream_lock.locked():
+            return
+        if self._reviving is not None and not self._reviving.done():
+            return
+        loop = self._stream_loop
+        if loop is None or loop.is_closed():
+            return
+
+        async def revive() -> None:
+            try:
+                await self._ready_stream(loop)
+            except ModelProcessError as exc:
+                log.warning("%s", exc)
+
+        self._reviving = asyncio.ensure_future(revive())
 
     def _abandon_stream(self) -> None:
         """Drop the stream of an event loop that has ended (``asyncio.run`` called again): its
@@ -340,9 +394,7 @@ class ModelProcess:
             self._process.kill()  # answers were in flight: the stream is out of step
         self._waiting.clear()
         self._stream = None
-        self._close_stream_socket()
-
-    def _close_stream_socket(self) -> None:
+        self._reading = None
         if self._stream_socket is not None:
             self._stream_socket.close()
             self._stream_socket = None
@@ -350,6 +402,10 @@ class ModelProcess:
     def close(self) -> None:
         """Stop the model process (it exits when its socket closes)."""
         with self._lock:
+            if self._stream_loop is None or self._stream_loop.is_closed():
+                self._abandon_stream()
+            elif self._process is not None:  # its loop still runs: the stream stays open
+                self._process.kill()
             self._stop_process()
 
 
