@@ -316,6 +316,65 @@ def test_batcher_errors_reach_every_waiting_request_and_it_keeps_serving() -> No
     assert [s.tolist() for s in served] == [[0.0], [1.0], [2.0], [3.0]]  # own slice each
 
 
+def test_batcher_keeps_two_batches_in_flight_for_a_model_process() -> None:
+    import asyncio
+
+    from couponlens.service.app import _Batcher
+    from couponlens.service.wire import decode_score_body
+
+    body = b'{"candidates": [{"user_id": 1, "merchant_id": 2, "coupon_id": 3,'
+    body += b' "discount_rate": "0.9", "date_received": "2016-07-01"}]}'
+    one = decode_score_body(body)
+    assert one is not None
+    calls: list[int] = []
+    release: list[asyncio.Event] = []
+    in_flight = [0, 0]  # now, most
+
+    async def compute_async(candidates: object) -> np.ndarray:
+        n = len(candidates)  # type: ignore[arg-type]
+        calls.append(n)
+        number = len(calls)
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        gate = asyncio.Event()
+        release.append(gate)
+        await gate.wait()
+        in_flight[0] -= 1
+        if n == 4:
+            raise RuntimeError("model process failed")
+        return np.arange(n, dtype=float) + 10 * number
+
+    def never(candidates: object) -> np.ndarray:
+        raise AssertionError("the thread path must not be used")
+
+    batcher = _Batcher(never, compute_async)
+
+    async def run() -> list[object]:
+        first = [asyncio.ensure_future(batcher.score(one)) for _ in range(2)]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # batch 1 (2 requests) sent
+        second = [asyncio.ensure_future(batcher.score(one)) for _ in range(3)]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # batch 2 (3 requests) sent while batch 1 is scored
+        third = [asyncio.ensure_future(batcher.score(one)) for _ in range(4)]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert calls == [2, 3]  # the third waits: two in flight at most
+        for i in range(3):
+            while len(release) <= i:
+                await asyncio.sleep(0)
+            release[i].set()
+        done = await asyncio.gather(*first, *second, *third, return_exceptions=True)
+        return list(done)
+
+    done = asyncio.run(run())
+    assert calls == [2, 3, 4] and in_flight[1] == 2
+    assert [d.tolist() for d in done[:2]] == [[10.0], [11.0]]  # type: ignore[union-attr]
+    assert [d.tolist() for d in done[2:5]] == [[20.0], [21.0], [22.0]]  # type: ignore[union-attr]
+    assert all(isinstance(d, RuntimeError) for d in done[5:])
+    assert batcher.in_flight == 0 and not batcher.pending
+
+
 def test_snapshot_features_equal_batch_features_for_unseen_and_missing_distances(
     trained: dict[str, Path], tmp_path: Path
 ) -> None:

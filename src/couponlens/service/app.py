@@ -275,15 +275,16 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
 
 
 class _Batcher:
-    """Scores the requests that arrive together in one model call, on a thread of its own.
+    """Scores the requests that arrive together in one model call, off the event loop.
 
-    Every request's candidates wait on a future. When the model is idle, the first request
-    schedules a dispatch at the end of the event loop's current turn (so requests parsed in
-    the same turn share a call); while a batch is being scored, new requests gather and go
-    together as soon as it is done. The feature build and the model run on one worker thread,
-    so the event loop keeps reading and answering requests meanwhile: the compiled forest and
-    most of numpy release the GIL, and the two cores are both used by one process (no
-    imbalance of connections between worker processes).
+    Every request's candidates wait on a future. When the model can take a batch, the first
+    request schedules a dispatch at the end of the event loop's current turn (so requests
+    parsed in the same turn share a call); requests arriving while the model is busy gather
+    and go together as soon as it can take more. With ``compute_async`` (a model process) two
+    batches may be in flight: the second is sent while the first is scored, so the model
+    process never waits for the loop between batches. Otherwise ``compute`` runs on one worker
+    thread, one batch at a time, and the event loop keeps reading and answering requests
+    meanwhile (the compiled forest and most of numpy release the GIL).
     """
 
     def __init__(
