@@ -14,7 +14,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from couponlens.models.compiled import CompiledForest, ForestNotCompiled, c_source
+from couponlens.models.compiled import SORT_FROM_ROWS, CompiledForest, ForestNotCompiled, c_source
 
 
 def _data(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +81,10 @@ def test_probabilities_equal_lightgbm_bit_for_bit(
         if key in params:
             assert kind in kinds, kinds  # the test really covers that missing type
     forest = CompiledForest.compile(booster, cache=tmp_path)
-    for rows in (x, _awkward(x, booster), x[:1], np.asfortranarray(x[:50])):
+    # x is walked in the order of its root-split columns, the smaller sets as they come
+    assert forest.sort_columns and len(x) >= SORT_FROM_ROWS > len(_awkward(x, booster))
+    big_awkward = np.concatenate([_awkward(x, booster)] * 2)  # the awkward rows, ordered too
+    for rows in (x, _awkward(x, booster), big_awkward, x[:1], np.asfortranarray(x[:50])):
         expected = booster.predict(rows, num_threads=1)
         np.testing.assert_array_equal(forest.predict(rows), expected)
         np.testing.assert_array_equal(forest.predict(rows, threads=3), expected)

@@ -178,6 +178,11 @@ def test_malformed_bodies_and_limits(server: str, trained: dict[str, Path]) -> N
     target = {"candidates": _candidates(trained["test"], 3)}  # no budget, no max_cost
     response = httpx.post(server + "/target", json=target, headers=_auth(), timeout=10)
     assert response.status_code == 422 and "budget" in response.text
+    # a basket so large that costs overflow the solver: refused by the field, not the solver
+    huge = {**target, "budget": 2, "max_cost": 1e-200, "rate_basket": 2.6e307}
+    response = httpx.post(server + "/target", json=huge, headers=_auth(), timeout=10)
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "rate_basket"]]
     big = json.dumps({"candidates": _candidates(trained["test"], 3000)}).encode()
     assert len(big) > 200_000
     response = httpx.post(server + "/score", content=big, headers=headers, timeout=10)
@@ -416,3 +421,48 @@ def test_snapshot_features_equal_batch_features_for_unseen_and_missing_distances
     assert dist and expected[:50, dist[0]].tolist() == [0.0] * 50  # no receipt at distance 7
     assert (expected[50:100, dist[0]] > 0).all()  # the receipts with a missing distance
     np.testing.assert_allclose(served, expected, rtol=1e-12, atol=1e-15, equal_nan=True)
+
+
+def test_scorer_errors_become_422_in_the_spec_form_or_503() -> None:
+    from couponlens.service.model_process import ModelProcessError
+
+    class Failing:
+        model_name, leakage_features, predictor = "lightgbm", False, "compiled"
+        as_of = dt.date(2016, 7, 1)
+        error: Exception = InputError("no such coupon kind")
+
+        def probabilities(self, candidates: object) -> np.ndarray:
+            raise self.error
+
+        def describe(self) -> dict[str, object]:
+            return {}
+
+        def healthy(self) -> bool:
+            return not isinstance(self.error, ModelProcessError)
+
+        def close(self) -> None:
+            pass
+
+    scorer = Failing()
+    client = TestClient(create_app(scorer))  # type: ignore[arg-type]
+    one = {
+        "user_id": 1,
+        "merchant_id": 2,
+        "coupon_id": 3,
+        "discount_rate": "0.9",
+        "date_received": "2016-07-01",
+    }
+    fast = {"candidates": [one]}  # the fast path's form
+    slow = {"candidates": [{**one, "user_id": 1.0}]}  # pydantic's route
+    for body in (fast, slow):
+        response = client.post("/score", json=body)
+        assert response.status_code == 422
+        assert response.json() == {
+            "detail": [{"loc": ["body"], "msg": "no such coupon kind", "type": "value_error"}]
+        }
+    scorer.error = ModelProcessError("the model process stopped: EOF")
+    for body in (fast, slow):
+        response = client.post("/score", json=body)
+        assert response.status_code == 503
+        assert response.json() == {"detail": "the model process stopped: EOF"}
+    assert client.get("/health").status_code == 503

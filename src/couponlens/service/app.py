@@ -154,7 +154,8 @@ class TargetRequest(BaseModel):
         default=None, description="Most expected discount paid."
     )
     per_user_cap: Annotated[int, Field(ge=1), _NUMBER_ONLY] | None = None
-    rate_basket: Annotated[float, Field(ge=0, allow_inf_nan=False), _NUMBER_ONLY] = Field(
+    # Bounded: a basket of 1e307 makes costs the solver reads as infinite.
+    rate_basket: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), _NUMBER_ONLY] = Field(
         default=100.0, description="Basket a plain-rate coupon applies to, for its cost."
     )
 
@@ -501,7 +502,9 @@ def create_app(
 
     @api.exception_handler(CouponlensError)
     async def _user_error(request: Request, exc: CouponlensError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+        # in the form of the 422s of validation (the published spec has one 422 schema)
+        detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

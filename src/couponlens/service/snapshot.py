@@ -63,11 +63,19 @@ from couponlens.models.artifact import LogisticParams, O2OModel
 _ID_LIMIT = 2**31
 
 
+#: Largest span of integer keys looked up by direct addressing (an int32 array of that size).
+_DIRECT_SPAN = 1 << 24
+
+
 class _FamilyLookup:
     """One family's feature values by key; the last row holds an unseen entity's values.
 
-    Keys are found through a hash index built once (no per-request sorting or searching), and
-    the values are one C-ordered float64 block, so a batch's rows come out in one ``np.take``.
+    Integer keys spanning at most :data:`_DIRECT_SPAN` values (user, merchant and coupon ids,
+    distances) are found by direct addressing: an int32 array from key to row, read with one
+    ``np.take``. Other keys (id pairs packed into one int64, or ids spread wider) go through a
+    hash index built once; texts through a dict. No per-request sorting or searching either
+    way, and the values are one C-ordered float64 block, so a batch's rows come out in one
+    ``np.take``.
     """
 
     def __init__(
@@ -80,17 +88,37 @@ class _FamilyLookup:
         self.unseen = len(self.values) - 1
         self._texts: dict[str, int] | None = None
         self._index: pd.Index | None = None
+        self._direct: np.ndarray | None = None
+        self._low = 0
         if keys.dtype == object:
             self._texts = {str(k): i for i, k in enumerate(keys)}
-        else:
-            self._index = pd.Index(keys)
-            self._index.get_indexer(keys[:1])  # builds the hash table now, not on a request
+            return
+        whole = keys.dtype.kind in "iu" or bool(
+            np.all(np.isfinite(keys) & (keys == np.round(keys)))
+        )
+        if len(keys) and whole:
+            low, high = int(keys.min()), int(keys.max())
+            if high - low < _DIRECT_SPAN:
+                self._low = low
+                self._direct = np.full(high - low + 1, self.unseen, dtype=np.int32)
+                self._direct[keys.astype(np.int64) - low] = np.arange(len(keys), dtype=np.int32)
+                return
+        self._index = pd.Index(keys)
+        self._index.get_indexer(keys[:1])  # builds the hash table now, not on a request
 
     def positions(self, wanted: np.ndarray) -> np.ndarray:
         """Row of each wanted key in :attr:`values`; the unseen row for keys never seen."""
         if self._texts is not None:
             get, unseen = self._texts.get, self.unseen
             return np.fromiter((get(k, unseen) for k in wanted), np.intp, len(wanted))
+        if self._direct is not None:
+            if wanted.dtype.kind == "f":  # a distance: whole numbers only (NaN is mapped before)
+                whole = np.isfinite(wanted) & (wanted == np.round(wanted))
+                wanted = np.where(whole, wanted, self._low - 1).astype(np.int64)
+            offset = wanted.astype(np.int64) - self._low
+            inside = (offset >= 0) & (offset < len(self._direct))
+            found = np.take(self._direct, np.where(inside, offset, 0))
+            return np.where(inside, found, self.unseen)
         assert self._index is not None
         found = self._index.get_indexer(wanted)
         return np.where(found < 0, self.unseen, found)
@@ -100,12 +128,22 @@ class _FamilyLookup:
         return np.take(self.values, self.positions(wanted), axis=0)
 
 
+def _as_slice(positions: np.ndarray) -> slice | np.ndarray:
+    """``positions`` as a slice when they are consecutive and ascending (a slice assignment
+    copies blocks; an index array scatters element by element)."""
+    if len(positions) and np.array_equal(
+        positions, np.arange(positions[0], positions[0] + len(positions))
+    ):
+        return slice(int(positions[0]), int(positions[0]) + len(positions))
+    return positions
+
+
 @dataclass(frozen=True)
 class _MatrixPlan:
     """For one list of model columns: (lookup, its columns used or all, their matrix positions)
     per family, and (feature, matrix position) per receipt feature."""
 
-    families: list[tuple[_FamilyLookup, np.ndarray | None, np.ndarray]]
+    families: list[tuple[_FamilyLookup, np.ndarray | None, slice | np.ndarray]]
     receipt: list[tuple[str, int]]
 
 
@@ -115,7 +153,7 @@ class _LogisticPlan:
     positions) per family, and the receipt features transformed per call (names, positions in
     the model matrix, positions in the inputs)."""
 
-    families: list[tuple[str, np.ndarray, np.ndarray]]
+    families: list[tuple[str, np.ndarray, slice | np.ndarray]]
     receipt_names: list[str]
     receipt_source: np.ndarray
     receipt_target: np.ndarray
@@ -449,7 +487,8 @@ class FeatureSnapshot:
                 continue  # the features come from the model matrix then (or not at all)
             source = [lookup.columns.index(c) for c in used]
             block = np.ascontiguousarray(logistic.inputs(lookup.values[:, source], used))
-            families.append((lookup.family.prefix, block, np.array([where[c] for c in used])))
+            target = _as_slice(np.array([where[c] for c in used]))
+            families.append((lookup.family.prefix, block, target))
             covered.update(used)
         rest = [c for c in logistic.features if c not in covered]
         plan: _LogisticPlan | None = None
@@ -474,7 +513,7 @@ class FeatureSnapshot:
             wanted = [i for i, c in enumerate(lookup.columns) if c in where]
             if wanted:
                 source = None if len(wanted) == len(lookup.columns) else np.array(wanted)
-                target = np.array([where[lookup.columns[i]] for i in wanted])
+                target = _as_slice(np.array([where[lookup.columns[i]] for i in wanted]))
                 families.append((lookup, source, target))
         receipt = [(c, where[c]) for c in ROW_FEATURES if c in where]
         covered = {c for lookup in self.lookups for c in lookup.columns} | set(ROW_FEATURES)
