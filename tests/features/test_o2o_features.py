@@ -120,3 +120,17 @@ def test_candidates_must_have_the_columns(o2o_csv, con) -> None:
     )
     with pytest.raises(InputError, match="missing column 'distance'"):
         build_features(data.table, data.table.drop("distance"), pair)
+
+
+def test_counts_leave_the_engine_as_int64(o2o_csv, con) -> None:
+    """Every count is a BIGINT in DuckDB's own result, not a HUGEINT sum (which reaches Arrow
+    as decimal128 and pandas as one Python object per row)."""
+    import ibis
+
+    data = load_o2o(o2o_csv(800, seed=4), con)
+    pair = plan_for_history(data.table).pairs[-1]
+    candidates = label_rows(data.table, pair, 15)
+    sql = ibis.to_sql(build_features(data.table, candidates, pair, leakage=True), dialect="duckdb")
+    arrow = con.raw_sql(str(sql)).to_arrow_table()
+    for name in count_features(leakage=True):
+        assert str(arrow.schema.field(name).type) == "int64", name

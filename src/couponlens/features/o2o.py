@@ -206,6 +206,15 @@ def check_columns(table: ir.Table, required: ibis.Schema, what: str) -> None:
             raise InputError(f"{what}: column {name!r} has type {have}, expected {dtype}")
 
 
+def _count_of(table: ir.Table, condition: ir.BooleanValue) -> ir.IntegerScalar:
+    """The rows of ``table`` where ``condition`` holds, as int64 on every engine.
+
+    Not ``SUM`` of a 0/1 column: DuckDB sums BIGINTs into HUGEINT, which reaches Arrow as
+    ``decimal128(38, 0)`` and pandas as Python objects, one per row.
+    """
+    return table.count(where=condition)
+
+
 def _ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.FloatingValue:
     return ibis.ifelse(
         denominator > 0, numerator.cast("float64") / denominator, ibis.null("float64")
@@ -286,11 +295,11 @@ def _family_tables(window: _Window, users: ir.Table) -> dict[str, list[ir.Table]
         }
 
     def base(t: ir.Table) -> dict[str, ir.Value]:
-        return {"receipts": t.count(), "uses": t.used.sum()}
+        return {"receipts": t.count(), "uses": _count_of(t, t.used == 1)}
 
     def in_time(t: ir.Table) -> dict[str, ir.Value]:
         return {
-            "uses_in_time": t.used_in_time.sum(),
+            "uses_in_time": _count_of(t, t.used_in_time == 1),
             "receipt_distance_mean": t.raw_distance.mean(),
         }
 
@@ -308,7 +317,7 @@ def _family_tables(window: _Window, users: ir.Table) -> dict[str, list[ir.Table]
         )
         .inner_join(
             um.group_by("user_id").aggregate(
-                merchants_received=um.count(), merchants_used=(um.uses > 0).sum()
+                merchants_received=um.count(), merchants_used=_count_of(um, um.uses > 0)
             ),
             "user_id",
         )
