@@ -263,9 +263,13 @@ class _Window:
         return self._rows.select(**{n: self._columns[n] for n in names})
 
 
-def _family_tables(window: _Window, users: ir.Table) -> dict[str, list[ir.Table]]:
-    """Each family's aggregates: one table from the receipts and, for the families that count
-    normal purchases, one from the purchases, each keyed by the family's keys.
+def _family_tables(window: _Window, users: ir.Table) -> dict[str, ir.Table]:
+    """Each family's features by key: one table per family, one row per key the feature window
+    holds, with the family's counts and values (:data:`FAMILIES`, without the prefix).
+
+    The families that count normal purchases (``u``, ``m``, ``um``) combine their receipt and
+    purchase aggregates by a full outer join on the key, so a key with purchases and no receipt
+    is there too, and the rates are computed here, once per key (:func:`_with_rates`).
 
     The families keyed by a user (``u``, ``um``, ``uc``) only aggregate the history of the
     candidates' users (``users``): no other user's rows can reach a candidate, so the values
@@ -338,38 +342,51 @@ def _family_tables(window: _Window, users: ir.Table) -> dict[str, list[ir.Table]
     merchant_buys = p.group_by("merchant_id").aggregate(
         normal_purchases=p.count(), normal_buyers=p.user_id.nunique()
     )
+    um_buys = my_buys.group_by(["user_id", "merchant_id"]).aggregate(
+        normal_purchases=my_buys.count()
+    )
     c = window.receipts("coupon_id", "used", "gap")
     d = window.receipts("discount_text", "used", "gap")
     dist = window.receipts("distance", "used")
-    return {
-        "u": [user, user_buys],
-        "m": [merchant, merchant_buys],
-        "c": [c.group_by("coupon_id").aggregate(**base(c), use_gap_mean=c.gap.mean())],
-        "um": [
-            um,
-            my_buys.group_by(["user_id", "merchant_id"]).aggregate(
-                normal_purchases=my_buys.count()
-            ),
-        ],
-        "uc": [uc],
-        "d": [d.group_by("discount_text").aggregate(**base(d), use_gap_mean=d.gap.mean())],
-        "dist": [dist.group_by("distance").aggregate(**base(dist))],
+    family = {f.prefix: f for f in FAMILIES}
+    parts = {
+        "u": _with_purchases(user, user_buys, family["u"]),
+        "m": _with_purchases(merchant, merchant_buys, family["m"]),
+        "c": c.group_by("coupon_id").aggregate(**base(c), use_gap_mean=c.gap.mean()),
+        "um": _with_purchases(um, um_buys, family["um"]),
+        "uc": uc,
+        "d": d.group_by("discount_text").aggregate(**base(d), use_gap_mean=d.gap.mean()),
+        "dist": dist.group_by("distance").aggregate(**base(dist)),
     }
+    return {p: _with_rates(family[p], parts[p]) for p in family}
 
 
-def _derive(family: Family, agg: ir.Table) -> dict[str, ir.Value]:
-    """The family's rates, computed from its counts after the join."""
-    p = family.prefix
-    derived: dict[str, ir.Value] = {}
-    receipts, uses = agg[f"{p}_receipts"].fill_null(0), agg[f"{p}_uses"].fill_null(0)
+def _with_purchases(receipts: ir.Table, purchases: ir.Table, family: Family) -> ir.Table:
+    """A key's receipt aggregate and its purchase aggregate in one row (a full outer join: a
+    key may have either or both); a count missing on one side is 0."""
+    keys = family.keys
+    joined = receipts.outer_join(purchases, list(keys))
+    columns: dict[str, ir.Value] = {k: joined[k].coalesce(joined[f"{k}_right"]) for k in keys}
+    for name in (*receipts.columns, *purchases.columns):
+        if name not in keys and name not in columns:
+            columns[name] = joined[name].fill_null(0) if name in family.counts else joined[name]
+    return joined.select(**columns)
+
+
+def _with_rates(family: Family, table: ir.Table) -> ir.Table:
+    """The family's table with its rates (from the counts of the same key) and exactly its
+    keys and features, in the order of :data:`FAMILIES`."""
+    rates: dict[str, ir.Value] = {}
     if "use_rate" in family.values:
-        derived[f"{p}_use_rate"] = _ratio(uses, receipts)
+        rates["use_rate"] = _ratio(table.uses, table.receipts)
     if "use_in_time_rate" in family.values:
-        derived[f"{p}_use_in_time_rate"] = _ratio(agg[f"{p}_uses_in_time"].fill_null(0), receipts)
+        rates["use_in_time_rate"] = _ratio(table.uses_in_time, table.receipts)
     if "coupon_share_of_purchases" in family.values:
-        purchases = agg[f"{p}_normal_purchases"].fill_null(0)
-        derived[f"{p}_coupon_share_of_purchases"] = _ratio(uses, uses + purchases)
-    return derived
+        rates["coupon_share_of_purchases"] = _ratio(table.uses, table.uses + table.normal_purchases)
+    return table.select(
+        *family.keys,
+        **{n: rates[n] if n in rates else table[n] for n in family.counts + family.values},
+    )
 
 
 def _leakage(candidates: ir.Table) -> ir.Table:
@@ -452,30 +469,23 @@ def build_features(
         lk = _leakage(c.select(*ids)).drop("user_id", "merchant_id", "coupon_id", "date_received")
         base = base.left_join(lk, "line_number").drop("line_number_right")
 
-    # One flat chain of left joins (a single SELECT with one JOIN per aggregate table), then one
-    # projection that fills the counts and derives the rates.
+    # One flat chain of left joins (a single SELECT with one JOIN per family), then one
+    # projection that fills the counts of keys the window never saw with 0.
     joined = base
     for family in FAMILIES:
-        wanted = set(family.counts + family.values)
         left_keys = ["distance_key" if k == "distance" else k for k in family.keys]
-        for part, agg in enumerate(tables[family.prefix]):
-            tag = f"_key_{family.prefix}{part}_"
-            agg = agg.select(
-                *[agg[k].name(tag + k) for k in family.keys],
-                **{f"{family.prefix}_{n}": agg[n] for n in agg.columns if n in wanted},
-            )
-            joined = joined.left_join(
-                agg,
-                [base[a] == agg[tag + k] for a, k in zip(left_keys, family.keys, strict=True)],
-            )
-    derived: dict[str, ir.Value] = {}
-    for family in FAMILIES:
-        derived.update(_derive(family, joined))
-
+        tag = f"_key_{family.prefix}_"
+        agg = tables[family.prefix]
+        agg = agg.select(
+            *[agg[k].name(tag + k) for k in family.keys],
+            **{f"{family.prefix}_{n}": agg[n] for n in family.counts + family.values},
+        )
+        joined = joined.left_join(
+            agg, [base[a] == agg[tag + k] for a, k in zip(left_keys, family.keys, strict=True)]
+        )
     counts = set(count_features(leakage))
     columns = {
-        n: derived[n] if n in derived else (joined[n].fill_null(0) if n in counts else joined[n])
-        for n in feature_names(leakage)
+        n: joined[n].fill_null(0) if n in counts else joined[n] for n in feature_names(leakage)
     }
     return joined.select(*ids, *keep, **columns)
 
