@@ -55,9 +55,20 @@ def _window(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, label
     r["use_threshold"] = r["discount_threshold"].fillna(0).where(used)
     r["used_merchant"] = r["merchant_id"].where(used)
     r["used_user"] = r["user_id"].where(used)
+    r["rate_bucket"], r["threshold_bucket"] = _buckets(r)
     is_purchase = history["coupon_id"].isna() & (bought >= start) & (bought <= end)
     p = history.loc[is_purchase, ["user_id", "merchant_id"]]
     return r, p
+
+
+def _buckets(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The discount's rate in 5% steps (percent truncated) and its spend threshold's bucket:
+    0 without a threshold, then (0, 10], (10, 20], (20, 50], (50, 100], (100, 200], (200, 500],
+    above 500."""
+    rate = (np.floor(frame["discount_rate"].astype(float) * 100 + 1e-9) // 5).astype("int64")
+    edges = [0, 10, 20, 50, 100, 200, 500, np.inf]
+    threshold = pd.cut(frame["discount_threshold"].astype(float), edges, labels=False) + 1
+    return rate, threshold.fillna(0).astype("int64")
 
 
 _USE_STATS = {
@@ -108,21 +119,27 @@ def _families(r: pd.DataFrame, p: pd.DataFrame) -> dict[str, tuple[list[str], pd
         ),
         how="outer",
     )
-    um = r.groupby(["user_id", "merchant_id"]).agg(**base)
+    gap = {"use_gap_mean": ("gap", "mean")}
+    um = r.groupby(["user_id", "merchant_id"]).agg(**base, **gap)
     um = um.join(
         p.groupby(["user_id", "merchant_id"]).agg(normal_purchases=("user_id", "size")), how="outer"
     )
+
+    def simple(keys: list[str]) -> tuple[list[str], pd.DataFrame]:
+        return keys, r.groupby(keys).agg(**base, **gap)
+
     return {
         "u": (["user_id"], user),
         "m": (["merchant_id"], merchant),
-        "c": (["coupon_id"], r.groupby("coupon_id").agg(**base, use_gap_mean=("gap", "mean"))),
+        "c": simple(["coupon_id"]),
         "um": (["user_id", "merchant_id"], um),
-        "uc": (["user_id", "coupon_id"], r.groupby(["user_id", "coupon_id"]).agg(**base)),
-        "d": (
-            ["discount_text"],
-            r.groupby("discount_text").agg(**base, use_gap_mean=("gap", "mean")),
-        ),
-        "dist": (["distance"], r.groupby("distance").agg(**base)),
+        "uc": simple(["user_id", "coupon_id"]),
+        "ut": simple(["user_id", "threshold_bucket"]),
+        "d": simple(["discount_text"]),
+        "k": simple(["discount_kind"]),
+        "r": simple(["rate_bucket"]),
+        "t": simple(["threshold_bucket"]),
+        "dist": simple(["distance"]),
     }
 
 
@@ -182,8 +199,9 @@ def pandas_features(
     out["day_of_week"] = received.dt.day_of_week
     out["day_of_month"] = received.dt.day
     out["is_weekend"] = (received.dt.day_of_week >= 5).astype(int)
-    keys = c[["user_id", "merchant_id", "coupon_id", "discount_text"]].copy()
+    keys = c[["user_id", "merchant_id", "coupon_id", "discount_text", "discount_kind"]].copy()
     keys["distance"] = c["distance"].fillna(-1).astype(int)
+    keys["rate_bucket"], keys["threshold_bucket"] = _buckets(c)
     for prefix, (key, table) in _families(r, p).items():
         table = table.add_prefix(f"{prefix}_").reset_index()
         merged = keys[key].merge(table, on=key, how="left")

@@ -20,7 +20,11 @@ def test_feature_table_as_csv_and_parquet(tmp_path: Path, capsys) -> None:
     assert main(["o2o", "features", str(history), "--out", str(tmp_path / "features.csv")]) == 0
     out = str(tmp_path / "features.parquet")
     assert main(["o2o", "features", str(history), "--out", out, "--memory-limit", "500MB"]) == 0
-    assert "labelled receipts x 76 columns (parquet, built on duckdb)" in capsys.readouterr().out
+    # window, the ids (line number, user, merchant, coupon, date received), label, the features
+    columns = 1 + 5 + 1 + len(feature_names())
+    assert f"labelled receipts x {columns} columns (parquet, built on duckdb)" in (
+        capsys.readouterr().out
+    )
     csv = pd.read_csv(tmp_path / "features.csv")
     parquet = pd.read_parquet(tmp_path / "features.parquet")
     assert list(parquet.columns[:2]) == ["window", "line_number"]

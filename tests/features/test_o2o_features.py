@@ -134,3 +134,28 @@ def test_counts_leave_the_engine_as_int64(o2o_csv, con) -> None:
     arrow = con.raw_sql(str(sql)).to_arrow_table()
     for name in count_features(leakage=True):
         assert str(arrow.schema.field(name).type) == "int64", name
+
+
+def test_bucket_rules_agree_between_the_engine_and_numpy(con) -> None:
+    """The service computes the rate and threshold buckets in numpy, the features on the
+    engine: both must put every rate and threshold, edges included, in the same bucket."""
+    import ibis
+
+    from couponlens.features.o2o import (
+        rate_bucket,
+        rate_buckets,
+        threshold_bucket,
+        threshold_buckets,
+    )
+
+    rates = [1 - y / x for x in (5, 10, 20, 30, 50, 100, 150, 200, 300, 500) for y in (1, 5, 10)]
+    rates += [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0, 0.049, 0.05, 0.051]
+    thresholds = [np.nan, 0.5, 10, 10.5, 20, 30, 50, 100, 150, 200, 300, 500, 500.5, 1e4]
+    frame = pd.DataFrame({"rate": rates})
+    ours = con.execute(ibis.memtable(frame).select(b=rate_bucket(ibis._.rate)))["b"]
+    assert ours.tolist() == rate_buckets(np.array(rates)).tolist()
+    assert rate_buckets(np.array([0.95, 0.9, 1 - 20 / 150, 1.0])).tolist() == [19, 18, 17, 20]
+    frame = pd.DataFrame({"threshold": thresholds})
+    ours = con.execute(ibis.memtable(frame).select(b=threshold_bucket(ibis._.threshold)))["b"]
+    expected = [0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6, 7, 7]
+    assert ours.tolist() == threshold_buckets(np.array(thresholds)).tolist() == expected

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -134,12 +135,60 @@ FAMILIES: tuple[Family, ...] = (
         "um",
         ("user_id", "merchant_id"),
         ("receipts", "uses", "normal_purchases"),
-        ("use_rate", "coupon_share_of_purchases"),
+        ("use_rate", "coupon_share_of_purchases", "use_gap_mean"),
     ),
-    Family("uc", ("user_id", "coupon_id"), ("receipts", "uses"), ("use_rate",)),
+    Family("uc", ("user_id", "coupon_id"), ("receipts", "uses"), ("use_rate", "use_gap_mean")),
+    Family(
+        "ut", ("user_id", "threshold_bucket"), ("receipts", "uses"), ("use_rate", "use_gap_mean")
+    ),
     Family("d", ("discount_text",), ("receipts", "uses"), ("use_rate", "use_gap_mean")),
-    Family("dist", ("distance",), ("receipts", "uses"), ("use_rate",)),
+    Family("k", ("discount_kind",), ("receipts", "uses"), ("use_rate", "use_gap_mean")),
+    Family("r", ("rate_bucket",), ("receipts", "uses"), ("use_rate", "use_gap_mean")),
+    Family("t", ("threshold_bucket",), ("receipts", "uses"), ("use_rate", "use_gap_mean")),
+    Family("dist", ("distance",), ("receipts", "uses"), ("use_rate", "use_gap_mean")),
 )
+
+#: Upper edges of the spend-threshold buckets: bucket 0 is a rate coupon (no threshold), 1 is
+#: a threshold up to 10, 2 up to 20, ... 7 above 500.
+THRESHOLD_EDGES: tuple[float, ...] = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
+
+
+def rate_bucket(rate: ir.FloatingValue) -> ir.IntegerValue:
+    """The discount's converted rate in steps of 5%: 19 for 0.95-0.99, 17 for 150:20 (0.867).
+
+    The percent is truncated (with a hair of tolerance for rates such as 0.95 that binary
+    floats hold as 0.9499...), not rounded: halves round differently on different engines.
+    """
+    return ((rate * 100 + 1e-9).floor() // 5).cast("int64")
+
+
+def threshold_bucket(threshold: ir.FloatingValue) -> ir.IntegerValue:
+    """The spend threshold's bucket (:data:`THRESHOLD_EDGES`); 0 when there is none."""
+    above = sum((threshold > edge).cast("int64") for edge in THRESHOLD_EDGES)
+    return ibis.ifelse(threshold.isnull(), 0, 1 + above).cast("int64")
+
+
+def rate_buckets(rate: np.ndarray) -> np.ndarray:
+    """:func:`rate_bucket` in numpy (the same bits for the same rates), for the service.
+
+    Example:
+        >>> rate_buckets(np.array([0.95, 1 - 20 / 150, 0.5, 1.0])).tolist()
+        [19, 17, 10, 20]
+    """
+    return (np.floor(np.asarray(rate, dtype=np.float64) * 100 + 1e-9) // 5).astype(np.int64)
+
+
+def threshold_buckets(threshold: np.ndarray) -> np.ndarray:
+    """:func:`threshold_bucket` in numpy; NaN (no threshold) is bucket 0.
+
+    Example:
+        >>> threshold_buckets(np.array([np.nan, 10, 20, 30, 150, 1000])).tolist()
+        [0, 1, 2, 3, 5, 7]
+    """
+    t = np.asarray(threshold, dtype=np.float64)
+    above = sum((t > edge).astype(np.int64) for edge in THRESHOLD_EDGES)
+    return np.where(np.isnan(t), 0, 1 + above).astype(np.int64)
+
 
 #: Features of the receipt itself.
 ROW_FEATURES: tuple[str, ...] = (
@@ -215,6 +264,12 @@ def _count_of(table: ir.Table, condition: ir.BooleanValue) -> ir.IntegerScalar:
     return table.count(where=condition)
 
 
+def _exact_sum(counts: ir.IntegerValue) -> ir.IntegerScalar:
+    """A sum of counts as int64: summed as doubles (exact below 2**53) because DuckDB sums
+    integers into HUGEINT (see :func:`_count_of`)."""
+    return counts.cast("float64").sum().cast("int64")
+
+
 def _ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.FloatingValue:
     return ibis.ifelse(
         denominator > 0, numerator.cast("float64") / denominator, ibis.null("float64")
@@ -243,6 +298,9 @@ class _Window:
             "merchant_id": rows.merchant_id,
             "coupon_id": rows.coupon_id,
             "discount_text": rows.discount_text,
+            "discount_kind": rows.discount_kind,
+            "rate_bucket": rate_bucket(rows.discount_rate),
+            "threshold_bucket": threshold_bucket(rows.discount_threshold),
             "distance": rows.distance.fill_null(-1),
             "raw_distance": rows.distance,
             "used": used.cast("int64"),
@@ -263,7 +321,46 @@ class _Window:
         return self._rows.select(**{n: self._columns[n] for n in names})
 
 
-def _family_tables(window: _Window, users: ir.Table) -> dict[str, ir.Table]:
+def family_tables(
+    history: ir.Table,
+    pair: WindowPair,
+    *,
+    label_days: int = DEFAULT_LABEL_DAYS,
+    users: ir.Table | None = None,
+) -> dict[str, ir.Table]:
+    """Each family's features by key, from ``history`` seen through ``pair``'s feature window.
+
+    One table per family prefix (:data:`FAMILIES`): its key columns and its features without
+    the prefix, one row per key the window holds. A key the window never saw has no row: its
+    counts are 0 and its values missing. :func:`build_features` joins these tables to the
+    candidates; the scoring service holds them in memory.
+
+    Args:
+        users: only these users' rows for the user-keyed families (a table with ``user_id``);
+            ``None`` for every user.
+
+    Example:
+        >>> import datetime as dt, pandas as pd
+        >>> from couponlens.features.windows import WindowPair
+        >>> history = ibis.memtable(pd.DataFrame({
+        ...     "user_id": [1, 1, 2], "merchant_id": [9, 9, 9], "coupon_id": [5, 5, 5],
+        ...     "discount_text": ["20:5"] * 3, "discount_kind": ["spend_save"] * 3,
+        ...     "discount_rate": [0.75] * 3, "discount_threshold": [20.0] * 3,
+        ...     "discount_amount": [5.0] * 3, "distance": [1, 1, 2],
+        ...     "date_received": pd.to_datetime(["2016-01-02", "2016-01-05", "2016-01-09"]).date,
+        ...     "purchase_date": pd.to_datetime(["2016-01-04", None, None]).date,
+        ... }), schema=CANDIDATE_SCHEMA | {"purchase_date": "date"})
+        >>> pair = WindowPair("x", dt.date(2016, 1, 1), dt.date(2016, 1, 31),
+        ...                   dt.date(2016, 2, 1), dt.date(2016, 2, 29))
+        >>> users = family_tables(history, pair)["u"].to_pandas().sort_values("user_id")
+        >>> users[["user_id", "receipts", "uses", "use_rate"]].to_dict("records")[0]
+        {'user_id': 1, 'receipts': 2, 'uses': 1, 'use_rate': 0.5}
+    """
+    check_columns(history, CANDIDATE_SCHEMA | {"purchase_date": "date"}, "history")
+    return _family_tables(_Window(history, pair, label_days), users)
+
+
+def _family_tables(window: _Window, users: ir.Table | None) -> dict[str, ir.Table]:
     """Each family's features by key: one table per family, one row per key the feature window
     holds, with the family's counts and values (:data:`FAMILIES`, without the prefix).
 
@@ -280,12 +377,12 @@ def _family_tables(window: _Window, users: ir.Table) -> dict[str, ir.Table]:
     """
     use_columns = ("gap", "use_distance", "use_discount", "use_threshold")
     common = ("used", "used_in_time", "raw_distance", *use_columns)
-    mine = window.receipts(
-        "user_id", "merchant_id", "coupon_id", "used_merchant", *common
-    ).semi_join(users, "user_id")
+    mine = window.receipts("user_id", "merchant_id", "coupon_id", "threshold_bucket", *common)
     every = window.receipts("merchant_id", "user_id", "coupon_id", "used_user", *common)
     p = window.purchases
-    my_buys = p.semi_join(users, "user_id")
+    my_buys = p
+    if users is not None:
+        mine, my_buys = mine.semi_join(users, "user_id"), p.semi_join(users, "user_id")
 
     def use_stats(t: ir.Table) -> dict[str, ir.Value]:
         return {
@@ -307,8 +404,12 @@ def _family_tables(window: _Window, users: ir.Table) -> dict[str, ir.Table]:
             "receipt_distance_mean": t.raw_distance.mean(),
         }
 
-    um = mine.group_by(["user_id", "merchant_id"]).aggregate(**base(mine))
-    uc = mine.group_by(["user_id", "coupon_id"]).aggregate(**base(mine))
+    def with_gap(t: ir.Table) -> dict[str, ir.Value]:
+        return {**base(t), "use_gap_mean": t.gap.mean()}
+
+    um = mine.group_by(["user_id", "merchant_id"]).aggregate(**with_gap(mine))
+    uc = mine.group_by(["user_id", "coupon_id"]).aggregate(**with_gap(mine))
+    ut = mine.group_by(["user_id", "threshold_bucket"]).aggregate(**with_gap(mine))
     user = (
         mine.group_by("user_id")
         .aggregate(
@@ -345,19 +446,37 @@ def _family_tables(window: _Window, users: ir.Table) -> dict[str, ir.Table]:
     um_buys = my_buys.group_by(["user_id", "merchant_id"]).aggregate(
         normal_purchases=my_buys.count()
     )
-    c = window.receipts("coupon_id", "used", "gap")
-    d = window.receipts("discount_text", "used", "gap")
-    dist = window.receipts("distance", "used")
+    # The families keyed by the receipt's coupon, offer and distance roll up from one aggregate
+    # at that grain (a coupon holds one offer, so there are few rows): one pass over the
+    # window's receipts instead of one per family. Sums of counts and gaps are exact (whole
+    # numbers far below 2**53), so a rolled-up mean equals the mean of the rows.
+    grain = ("coupon_id", "discount_text", "discount_kind", "rate_bucket", "threshold_bucket")
+    g = window.receipts(*grain, "distance", "used", "gap")
+    cells = g.group_by([*grain, "distance"]).aggregate(
+        receipts=g.count(),
+        uses=_count_of(g, g.used == 1),
+        gap_sum=g.gap.sum(),
+        gap_count=g.gap.count(),
+    )
+
+    def rolled_up(key: str) -> ir.Table:
+        return cells.group_by(key).aggregate(
+            receipts=_exact_sum(cells.receipts),
+            uses=_exact_sum(cells.uses),
+            use_gap_mean=cells.gap_sum.sum() / _exact_sum(cells.gap_count).nullif(0),
+        )
+
     family = {f.prefix: f for f in FAMILIES}
     parts = {
         "u": _with_purchases(user, user_buys, family["u"]),
         "m": _with_purchases(merchant, merchant_buys, family["m"]),
-        "c": c.group_by("coupon_id").aggregate(**base(c), use_gap_mean=c.gap.mean()),
         "um": _with_purchases(um, um_buys, family["um"]),
         "uc": uc,
-        "d": d.group_by("discount_text").aggregate(**base(d), use_gap_mean=d.gap.mean()),
-        "dist": dist.group_by("distance").aggregate(**base(dist)),
+        "ut": ut,
     }
+    for f in FAMILIES:
+        if f.prefix not in parts:
+            parts[f.prefix] = rolled_up(f.keys[0])
     return {p: _with_rates(family[p], parts[p]) for p in family}
 
 
@@ -442,10 +561,8 @@ def build_features(
         One row per candidate (unordered; :func:`to_frame` orders by ``line_number``): ``line_number``, the id columns,
         ``date_received``, ``keep`` and :func:`feature_names`.
     """
-    check_columns(history, CANDIDATE_SCHEMA | {"purchase_date": "date"}, "history")
     check_columns(candidates, CANDIDATE_SCHEMA | {"line_number": "int64"}, "candidates")
-    window = _Window(history, pair, label_days)
-    tables = _family_tables(window, candidates.select("user_id"))
+    tables = family_tables(history, pair, label_days=label_days, users=candidates.select("user_id"))
 
     ids = ["line_number", "user_id", "merchant_id", "coupon_id", "date_received"]
     c = candidates
@@ -454,6 +571,9 @@ def build_features(
         *ids,
         *keep,
         discount_text=c.discount_text,
+        discount_kind=c.discount_kind,
+        rate_bucket=rate_bucket(c.discount_rate),
+        threshold_bucket=threshold_bucket(c.discount_threshold),
         distance_key=c.distance.fill_null(-1),
         discount_rate=c.discount_rate,
         discount_is_spend_save=(c.discount_kind == "spend_save").cast("int64"),

@@ -2,14 +2,14 @@
 
 :func:`couponlens.models.train.score_o2o` builds features with one engine query per batch, which
 is right for a file of candidates but far too slow for a request of 100. The snapshot computes,
-once, the features every user, merchant, coupon, user x merchant, user x coupon, discount and
-distance has in the feature window that ends the day before ``as_of``, by running the very same
-:func:`~couponlens.features.o2o.build_features` over one probe row per distinct history row.
+once, the features every user, merchant, coupon, user x merchant, user x coupon, user x spend
+threshold, offer, discount kind, rate, threshold and distance has in the feature window that ends
+the day before ``as_of``: the very tables :func:`~couponlens.features.o2o.build_features` joins
+to the candidates (:func:`~couponlens.features.o2o.family_tables`), fetched from the engine.
 Scoring a request is then array look-ups plus the receipt's own features: no engine, no joins.
 An entity the history never saw gets the values ``build_features`` gives an unseen entity
-(zero counts, null rates), taken from a probe row with ids that exist nowhere (and a
-distance bucket that exists nowhere: a missing distance is its own bucket, -1, as in the
-features, so a distance the window never saw is not confused with a missing one).
+(zero counts, missing rates). A missing distance is its own bucket, -1, as in the features,
+so a distance the window never saw is not confused with a missing one.
 
 Scores from the snapshot equal ``score_o2o``'s for candidates received on ``as_of`` (the test
 suite checks it), and for later candidates they use the same, slightly older, history.
@@ -40,7 +40,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -48,13 +47,13 @@ import pandas as pd
 from couponlens.datasets.o2o import parse_discount
 from couponlens.errors import InputError
 from couponlens.features.o2o import (
-    CANDIDATE_SCHEMA,
     FAMILIES,
     ROW_FEATURES,
     Family,
-    build_features,
+    family_tables,
     feature_names,
-    to_frame,
+    rate_buckets,
+    threshold_buckets,
 )
 from couponlens.features.windows import WindowPair, WindowPlan, history_dates
 from couponlens.models.artifact import LogisticParams, O2OModel
@@ -169,8 +168,8 @@ def _family_keys(family: Family, columns: Mapping[str, Any]) -> np.ndarray:
     if keys == ("distance",):  # a missing distance is the bucket -1, as in the features
         distance = np.asarray(columns["distance"], dtype=np.float64)
         return np.where(np.isnan(distance), -1.0, distance)
-    if keys == ("discount_text",):
-        return np.asarray(columns["discount_text"], dtype=object)
+    if keys in (("discount_text",), ("discount_kind",)):
+        return np.asarray(columns[keys[0]], dtype=object)
     if len(keys) == 1:
         return np.asarray(columns[keys[0]], dtype=np.int64)
     if len(keys) == 2:
@@ -190,27 +189,6 @@ def parse_discount_cached(text: str) -> tuple[str, float, float | None, float | 
 def _columns_of(family: Family, names: list[str]) -> list[str]:
     prefix = family.prefix + "_"
     return [n for n in names if n.startswith(prefix)]
-
-
-def _probe_rows(rows: pd.DataFrame, as_of: dt.date) -> ir.Table:
-    """Candidate rows (the canonical candidate columns) dated ``as_of``, for ``build_features``."""
-    frame = pd.DataFrame(
-        {
-            "line_number": np.arange(len(rows), dtype=np.int64),
-            "user_id": rows["user_id"].to_numpy(np.int64),
-            "merchant_id": rows["merchant_id"].to_numpy(np.int64),
-            "coupon_id": rows["coupon_id"].to_numpy(np.int64),
-            "discount_text": rows["discount_text"].astype(object),
-            "discount_kind": "rate",
-            "discount_rate": 1.0,
-            "discount_threshold": np.nan,
-            "discount_amount": np.nan,
-            "distance": rows["distance"].astype("Int64"),
-            "date_received": as_of,
-        }
-    )
-    schema = ibis.schema({"line_number": "int64"}) | CANDIDATE_SCHEMA
-    return ibis.memtable(frame, schema=schema)
 
 
 @dataclass(frozen=True)
@@ -267,70 +245,22 @@ class FeatureSnapshot:
                 f"the history starts on {first}, after the feature window ({window.feature_start}.."
                 f"{window.feature_end}) for scoring from {as_of}"
             )
-        h = history
-        in_window = h.filter(
-            (h.date_received.between(window.feature_start, window.feature_end))
-            | (h.purchase_date.between(window.feature_start, window.feature_end))
-        )
-        distinct = (
-            in_window.select(
-                "user_id",
-                "merchant_id",
-                coupon_id=in_window.coupon_id.fill_null(-1),
-                discount_text=in_window.discount_text.fill_null("<none>"),
-                distance=in_window.distance,
-            )
-            .distinct()
-            .to_pyarrow()
-            .to_pandas()
-        )
-        unseen = pd.DataFrame(
-            {
-                "user_id": [-1],
-                "merchant_id": [-1],
-                "coupon_id": [-2],
-                "discount_text": ["<unseen>"],
-                # no distance bucket: -1 is the missing distances' bucket, -2 is none at all
-                "distance": [-2],
-            }
-        )
-        probe = pd.concat([distinct, unseen], ignore_index=True)
         label_days = int(model.info["label_rule"]["label_days"])
-        con = ibis.get_backend(history)  # the history's engine runs the probe
-        probe_table = con.create_table(
-            f"_snapshot_probe_{int(time.time() * 1e6)}", _probe_rows(probe, as_of), temp=True
-        )
-        try:
-            built = to_frame(build_features(history, probe_table, window, label_days=label_days))
-        finally:
-            con.drop_table(probe_table.get_name(), force=True)
+        tables = family_tables(history, window, label_days=label_days)
         names = feature_names(False)
         lookups = []
         entities: dict[str, int] = {}
-        if not np.array_equal(built["line_number"].to_numpy(), np.arange(len(probe))):
-            raise AssertionError("the probe's features came back incomplete or out of order")
-        default_row = built.iloc[[-1]]
-        seen = built.iloc[:-1].reset_index(drop=True)
-        probe_keys = probe.iloc[:-1].reset_index(drop=True)
-        probe_keys["distance"] = pd.to_numeric(probe_keys["distance"]).astype("float64")
         for family in FAMILIES:
             columns = _columns_of(family, names)
-            frame = seen[columns].copy()
-            frame["_key"] = _family_keys(family, {c: probe_keys[c].to_numpy() for c in probe_keys})
-            keep = np.array(pd.notna(frame["_key"]), dtype=bool)
-            if "coupon_id" in family.keys:  # purchases carry no coupon
-                keep &= probe_keys["coupon_id"].to_numpy() != -1
-            frame = frame[keep].drop_duplicates("_key")
-            if family.keys != ("discount_text",):
-                frame = frame.sort_values("_key", kind="stable")
-            values = np.vstack(
-                [
-                    frame[columns].to_numpy(dtype=np.float64, na_value=np.nan),
-                    default_row[columns].to_numpy(dtype=np.float64, na_value=np.nan),
-                ]
-            )
-            key_type = object if family.keys == ("discount_text",) else None
-            keys = frame["_key"].to_numpy(dtype=key_type)
+            frame = tables[family.prefix].to_pyarrow().to_pandas()
+            if family.keys != ("discount_text",) and family.keys != ("discount_kind",):
+                frame = frame.sort_values(list(family.keys), kind="stable")
+            keys = _family_keys(family, {k: frame[k].to_numpy() for k in family.keys})
+            names_here = [c.removeprefix(family.prefix + "_") for c in columns]
+            seen = frame[names_here].to_numpy(dtype=np.float64, na_value=np.nan)
+            # an entity the window never saw: zero counts, missing values (as build_features)
+            unseen = [0.0 if n in family.counts else np.nan for n in names_here]
+            values = np.vstack([seen, np.array([unseen], dtype=np.float64)])
             lookups.append(_FamilyLookup(family, columns, keys, values))
             entities[family.prefix] = len(frame)
         return cls(
@@ -437,16 +367,23 @@ class FeatureSnapshot:
         }
         for name, j in plan.receipt:
             out[:, j] = receipt[name]()
+        kinds = np.array([p[0] for p in parsed], dtype=object)
         keyed = {
             "user_id": np.asarray(user_id, dtype=np.int64),
             "merchant_id": np.asarray(merchant_id, dtype=np.int64),
             "coupon_id": np.asarray(coupon_id, dtype=np.int64),
             "distance": distance,
+            "rate_bucket": rate_buckets(np.array([p[1] for p in parsed]))[codes],
+            "threshold_bucket": threshold_buckets(
+                np.array([np.nan if p[2] is None else p[2] for p in parsed])
+            )[codes],
         }
         positions: dict[str, np.ndarray] = {}
         for lookup, source, target in plan.families:
             if lookup.family.keys == ("discount_text",):  # one look-up per distinct text
                 at = lookup.positions(texts)[codes]
+            elif lookup.family.keys == ("discount_kind",):
+                at = lookup.positions(kinds)[codes]
             else:
                 at = lookup.positions(_family_keys(lookup.family, keyed))
             positions[lookup.family.prefix] = at
