@@ -9,9 +9,11 @@ happened on or before the window's last day:
   uses, days from receipt to use (mean, min, max);
 - merchant (``m_``): the mirror of the user family plus distinct users and coupons;
 - coupon (``c_``): receipts, uses, use rate, days to use;
-- user x merchant (``um_``) and user x coupon (``uc_``): receipts, uses, use rate, purchases;
-- discount offer (``d_``, by the exact ``Discount_rate`` text) and distance (``dist_``) buckets:
-  receipts, uses, use rate;
+- user x merchant (``um_``), user x coupon (``uc_``) and user x spend threshold (``ut_``):
+  receipts, uses, use rate, days to use (and purchases for ``um_``);
+- discount offer (``d_``, by the exact ``Discount_rate`` text), discount kind (``k_``), rate in
+  steps of 5% (``r_``, :func:`rate_bucket`), spend threshold (``t_``, :func:`threshold_bucket`)
+  and distance (``dist_``) buckets: receipts, uses, use rate, days to use;
 - the receipt itself: discount kind, rate, threshold, amount, distance (and whether it is
   missing), day of week, day of month, weekend.
 
