@@ -45,6 +45,13 @@ def test_overrides_and_refusals() -> None:
     assert all(p.label_end - p.label_start == dt.timedelta(days=19) for p in plan.pairs)
     with pytest.raises(InputError, match="too short"):
         plan_windows(D(2016, 5, 1), D(2016, 6, 15), D(2016, 6, 30))
+    # the latest label window may end earlier than the history allows, never later
+    earlier = plan_windows(D(2016, 1, 1), D(2016, 6, 15), D(2016, 6, 30), label_end=D(2016, 5, 20))
+    assert earlier.pairs[-1].label_end == D(2016, 5, 20)
+    assert earlier.pairs[-1].label_start == D(2016, 4, 20)  # 31 days
+    assert earlier.pairs[0].feature_start == D(2016, 1, 1)
+    with pytest.raises(InputError, match="up to 2016-06-15 only"):
+        plan_windows(D(2016, 1, 1), D(2016, 6, 15), D(2016, 6, 30), label_end=D(2016, 6, 16))
     with pytest.raises(InputError, match="feature_end < label_start"):
         WindowPair("bad", D(2016, 1, 1), D(2016, 2, 1), D(2016, 2, 1), D(2016, 3, 1))
 

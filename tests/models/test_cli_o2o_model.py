@@ -175,6 +175,24 @@ def test_leakage_flag_is_recorded_and_printed(o2o_files, tmp_path: Path, capsys)
     assert json.loads((tmp_path / "s.csv.json").read_text())["leakage_features"] is True
 
 
+def test_window_options_reach_the_plan(o2o_files, tmp_path: Path, capsys) -> None:
+    base = ["o2o", "train", str(o2o_files["history"]), "--model", str(tmp_path / "m")]
+    fast = ["--n-estimators", "5", "--threads", "1"]
+    windows = ["--label-window-days", "20", "--feature-days", "40", "--label-end", "2016-06-01"]
+    assert main(base + windows + fast) == 0
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    pairs = manifest["windows"]["pairs"]
+    assert pairs[-1]["label_end"] == "2016-06-01" and pairs[-1]["label_start"] == "2016-05-13"
+    assert pairs[0]["label_end"] == "2016-05-12" and pairs[0]["feature_end"] == "2016-04-22"
+    assert pairs[0]["feature_start"] == "2016-03-14"  # 40 days
+    assert manifest["windows"]["feature_days"] == 40
+    assert "window w2: features 2016-04-03..2016-05-12 -> labels 2016-05-13..2016-06-01" in (
+        capsys.readouterr().out
+    )
+    assert main(base + ["--label-end", "1st of June", "--force"] + fast) == 2
+    assert "--label-end: expected a date YYYY-MM-DD, got '1st of June'" in capsys.readouterr().err
+
+
 def test_predict_on_the_real_test_file(model_dir, o2o_files, real_file, tmp_path: Path) -> None:
     test_file = real_file("o2o/ccf_offline_stage1_test_revised.csv")
     out = tmp_path / "real_scores.csv"

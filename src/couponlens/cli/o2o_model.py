@@ -17,6 +17,7 @@ from couponlens.cli._engine import ENGINE_HELP, SPARK_MASTER_HELP, job_engine
 from couponlens.cli._resources import MemoryLimit
 from couponlens.datasets.o2o import O2OData, load_o2o
 from couponlens.errors import InputError
+from couponlens.features.windows import DEFAULT_LABEL_WINDOW_DAYS, MIN_FEATURE_DAYS
 from couponlens.models.artifact import load_model, save_model
 from couponlens.models.cv import STRATEGIES
 from couponlens.models.train import (
@@ -91,6 +92,16 @@ def _score(
     return scores, cands
 
 
+def _date_option(flag: str, value: str | None) -> dt.date | None:
+    """A YYYY-MM-DD option as a date; a clear error for anything else."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"{flag}: expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
 @o2o_app.command("train")
 def train_command(
     history: Path = typer.Argument(..., help="O2O log in the Tianchi train layout (with Date)."),
@@ -106,6 +117,24 @@ def train_command(
     ),
     pairs: int = typer.Option(
         2, "--pairs", min=2, help="(feature, label) window pairs to train on."
+    ),
+    label_window_days: int = typer.Option(
+        DEFAULT_LABEL_WINDOW_DAYS,
+        "--label-window-days",
+        min=1,
+        help="Days of receipts in each label window.",
+    ),
+    feature_days: int | None = typer.Option(
+        None,
+        "--feature-days",
+        min=MIN_FEATURE_DAYS,
+        help="Days of history in each feature window (default: as long as the oldest pair allows).",
+    ),
+    label_end: str | None = typer.Option(
+        None,
+        "--label-end",
+        help="Last receipt day (YYYY-MM-DD) of the latest label window (default: the last one "
+        "the history can label).",
     ),
     n_estimators: int = typer.Option(
         1500, "--n-estimators", min=1, help="Most boosting rounds (early stopping picks fewer)."
@@ -136,6 +165,9 @@ def train_command(
     options = TrainOptions(
         label_days=label_days,
         pairs=pairs,
+        label_window_days=label_window_days,
+        feature_days=feature_days,
+        label_end=_date_option("--label-end", label_end),
         leakage_features=leakage_features,
         cv=cv,
         n_estimators=n_estimators,
@@ -255,12 +287,7 @@ def evaluate_command(
     con = job_engine(engine, spark_master, memory_limit, "o2o evaluate")
     past = _load(history, con, "history")
     rows = _load(labelled, con, "labelled")
-    start = None
-    if since is not None:
-        try:
-            start = dt.date.fromisoformat(since)
-        except ValueError as exc:
-            raise InputError(f"--since: expected a date YYYY-MM-DD, got {since!r}") from exc
+    start = _date_option("--since", since)
     evaluation = evaluate_o2o(loaded, past.table, rows.table, since=start)
     truth_values = None
     if truth is not None:

@@ -104,12 +104,14 @@ def plan_windows(
     label_window_days: int = DEFAULT_LABEL_WINDOW_DAYS,
     pairs: int = DEFAULT_PAIRS,
     feature_days: int | None = None,
+    label_end: dt.date | None = None,
 ) -> WindowPlan:
     """Plan ``pairs`` (feature, label) windows from a history's date range.
 
-    The latest label window ends on the last receipt date whose ``label_days`` follow-up is
-    fully observed (``min(last_receipt, last_purchase - label_days)``) and spans
-    ``label_window_days``; each earlier label window ends the day before the next one starts.
+    The latest label window ends on ``label_end``, by default the last receipt date whose
+    ``label_days`` follow-up is fully observed (``min(last_receipt, last_purchase -
+    label_days)``; a later ``label_end`` is refused), and spans ``label_window_days``; each
+    earlier label window ends the day before the next one starts.
     Feature windows end the day before their label window and, unless ``feature_days`` is
     given, are as long as the oldest pair allows (its feature window starts on the first
     receipt date), so every pair has the same length.
@@ -119,14 +121,26 @@ def plan_windows(
         ...                     feature_days=105)
         >>> plan.pairs[0].feature_start.isoformat(), plan.feature_days
         ('2016-01-01', 105)
+        >>> plan = plan_windows(dt.date(2016, 1, 1), dt.date(2016, 6, 15), dt.date(2016, 6, 30),
+        ...                     label_end=dt.date(2016, 5, 31), label_window_days=14)
+        >>> [(p.label_start.isoformat(), p.label_end.isoformat()) for p in plan.pairs]
+        [('2016-05-04', '2016-05-17'), ('2016-05-18', '2016-05-31')]
     """
     if label_days < 0:
         raise InputError(f"label_days must be 0 or more, got {label_days}")
     if label_window_days < 1 or pairs < 1:
         raise InputError("label_window_days and pairs must be at least 1")
-    label_end = last_receipt
+    observed = last_receipt
     if last_purchase is not None:
-        label_end = min(label_end, last_purchase - dt.timedelta(days=label_days))
+        observed = min(observed, last_purchase - dt.timedelta(days=label_days))
+    if label_end is None:
+        label_end = observed
+    elif label_end > observed:
+        raise InputError(
+            f"label_end {label_end}: the history can label receipts up to {observed} only (its "
+            f"last receipt is on {last_receipt}, its last purchase on {last_purchase}, and a "
+            f"label needs {label_days} days of follow-up)"
+        )
     ends = []
     for _ in range(pairs):
         start = label_end - dt.timedelta(days=label_window_days - 1)
@@ -184,7 +198,7 @@ def history_dates(history: ir.Table) -> tuple[dt.date, dt.date, dt.date | None]:
     )
 
 
-def plan_for_history(history: ir.Table, **options: int | None) -> WindowPlan:
+def plan_for_history(history: ir.Table, **options: int | dt.date | None) -> WindowPlan:
     """:func:`plan_windows` over the date range of a canonical O2O table."""
     first, last, last_purchase = history_dates(history)
     return plan_windows(first, last, last_purchase, **options)  # type: ignore[arg-type]

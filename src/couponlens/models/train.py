@@ -68,6 +68,9 @@ class TrainOptions:
     label_window_days: int = DEFAULT_LABEL_WINDOW_DAYS
     pairs: int = DEFAULT_PAIRS
     feature_days: int | None = None
+    #: The last receipt day of the latest label window (default: the last one the history
+    #: can label).
+    label_end: dt.date | None = None
     leakage_features: bool = False
     cv: str = "time"
     folds: int = 5
@@ -285,6 +288,10 @@ def _fit_lightgbm(
     )
 
 
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def train_o2o(history: ir.Table, options: TrainOptions | None = None) -> TrainResult:
     """Plan windows over ``history`` (a canonical O2O table), validate, and fit the final model."""
     options = options or TrainOptions()
@@ -296,6 +303,7 @@ def train_o2o(history: ir.Table, options: TrainOptions | None = None) -> TrainRe
         label_window_days=options.label_window_days,
         pairs=options.pairs,
         feature_days=options.feature_days,
+        label_end=options.label_end,
     )
     receipts, fraction = training_sample(history, plan, options.max_training_rows)
     frame = training_frame(
@@ -394,7 +402,7 @@ def train_o2o(history: ir.Table, options: TrainOptions | None = None) -> TrainRe
         "cv": options.cv,
         "chosen": chosen,
         "final_rounds": final_rounds,
-        "options": asdict(options),
+        "options": {**asdict(options), "label_end": _iso(options.label_end)},
         "lightgbm_params": options.lightgbm_params(),
         "training_receipts": len(frame),
         "training_sample": sample.to_dict(),
