@@ -115,6 +115,43 @@ def test_target_respects_the_limit(
     assert "at random" in text and "expected redemptions" in text
 
 
+def test_target_with_values_maximises_expected_value(
+    model_dir, o2o_files, tmp_path: Path, capsys
+) -> None:
+    """With --values the choice is the top of probability x value (no receipt worth nothing is
+    sent), checked against the probabilities `o2o predict` gives the same receipts."""
+    import numpy as np
+
+    candidates = pd.read_csv(o2o_files["candidates"], dtype=str)
+    keys = candidates[["User_id", "Coupon_id", "Date_received"]].drop_duplicates()
+    merchant = candidates.loc[keys.index, "Merchant_id"].astype(int)
+    values = keys.assign(Value=np.where(merchant % 2 == 0, 0.0, merchant % 7 + 1.5))
+    values.to_csv(tmp_path / "values.csv", index=False)
+    common = [str(o2o_files["candidates"]), "--history", str(o2o_files["history"])]
+    out = tmp_path / "recipients.csv"
+    assert main(["target", str(model_dir), *common, "--out", str(out), "--budget", "150", "--values", str(tmp_path / "values.csv")]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert main(["o2o", "predict", str(model_dir), *common, "--out", str(tmp_path / "s.csv")]) == 0
+    scores = pd.read_csv(tmp_path / "s.csv", dtype={"Date_received": str})
+    scores["Value"] = scores.merge(values.astype({"User_id": int, "Coupon_id": int}), how="left")[
+        "Value"
+    ].to_numpy()
+    score = scores["Probability"] * scores["Value"]
+    best = scores.loc[score.sort_values(ascending=False, kind="stable").index[:150]]
+    chosen = pd.read_csv(out, dtype={"Date_received": str})
+    assert len(chosen) == 150 and (chosen["Value"] > 0).all()
+    mine = sorted(zip(chosen.User_id, chosen.Coupon_id, chosen.Date_received, strict=True))
+    theirs = sorted(zip(best.User_id, best.Coupon_id, best.Date_received, strict=True))
+    assert mine == theirs
+    expected = float((chosen["Probability"] * chosen["Value"]).sum())
+    assert np.isclose(chosen["Expected_value"].sum(), expected)
+    assert f"expected value {expected:,.1f} against" in text
+    # every candidate needs a value
+    values.iloc[1:].to_csv(tmp_path / "some.csv", index=False)
+    assert main(["target", str(model_dir), *common, "--out", str(tmp_path / "r2.csv"), "--budget", "5", "--values", str(tmp_path / "some.csv")]) == 2  # fmt: skip
+    assert "no value for" in capsys.readouterr().err
+
+
 def test_evaluate_writes_a_report(model_dir, o2o_files, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     code = main(

@@ -126,6 +126,30 @@ def test_target_respects_the_budget_and_the_user_cap(server: str, trained: dict[
     assert sorted(c["probability"] for c in chosen) == pytest.approx(sorted(top))
 
 
+def test_target_with_values_chooses_by_expected_value(
+    server: str, trained: dict[str, Path]
+) -> None:
+    candidates = _candidates(trained["test"], 300)
+    # worth nothing at even-numbered merchants, more the higher the merchant id otherwise
+    values = [0.0 if c["merchant_id"] % 2 == 0 else 1.0 + c["merchant_id"] % 5 for c in candidates]
+    body = {"candidates": candidates, "budget": 25, "values": values}
+    response = httpx.post(server + "/target", json=body, headers=_auth(), timeout=30)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    scores = httpx.post(
+        server + "/score", json={"candidates": candidates}, headers=_auth(), timeout=30
+    ).json()["scores"]
+    worth = [s["probability"] * v for s, v in zip(scores, values, strict=True)]
+    best = sorted(range(len(worth)), key=lambda i: -worth[i])[:25]
+    assert sorted(c["index"] for c in result["chosen"]) == sorted(best)
+    assert all(values[c["index"]] > 0 for c in result["chosen"])
+    assert result["expected_value"] == pytest.approx(sum(worth[i] for i in best))
+    assert result["expected_value"] > result["random_expected_value"]
+    short = {"candidates": candidates, "budget": 5, "values": values[:-1]}
+    refused = httpx.post(server + "/target", json=short, headers=_auth(), timeout=30)
+    assert refused.status_code == 422 and "one per candidate" in refused.text
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": TOKEN}, 401)],

@@ -37,6 +37,7 @@ from couponlens.report.html import write_text_atomic
 from couponlens.report.model_report import leakage_banner, write_model_report
 from couponlens.table_output import write_frame
 from couponlens.targeting.policy import choose_recipients, cost_if_used
+from couponlens.targeting.values import load_receipt_values, values_for
 
 #: The competition's submission columns, exactly.
 SCORE_COLUMNS = ["User_id", "Coupon_id", "Date_received", "Probability"]
@@ -348,47 +349,72 @@ def target_command(
         min=0,
         help="Basket a plain-rate coupon applies to, for its cost (rate coupons only).",
     ),
+    values: Path | None = typer.Option(
+        None,
+        "--values",
+        help="What a use of each receipt is worth (CSV User_id,Coupon_id,Date_received,Value): "
+        "maximise expected value instead of expected redemptions.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing recipients file."),
     engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
     spark_master: str | None = typer.Option(None, "--spark-master", help=SPARK_MASTER_HELP),
     memory_limit: MemoryLimit = None,
 ) -> None:
-    """Choose the receipts that maximise expected redemptions under a budget or cost limit."""
+    """Choose the receipts that maximise expected redemptions (or, with --values, expected
+    value) under a budget or cost limit."""
     check_writable(out, force=force)
     if budget is None and max_cost is None:
         raise InputError("give --budget N (coupons) or --max-cost AMOUNT (expected discount paid)")
+    worth = None if values is None else load_receipt_values(values)
     scores, _ = _score(
         model, candidates, history, job_engine(engine, spark_master, memory_limit, "target")
     )
     f = scores.frame
+    value = None if worth is None else values_for(f, worth, values or "")
     kind = np.where(f["discount_is_spend_save"] == 1, "spend_save", "rate")
     cost = cost_if_used(kind, f["discount_rate"], f["discount_amount"], rate_basket=rate_basket)
     choice = choose_recipients(
         f["probability"].to_numpy(),
         user=f["user_id"].to_numpy(),
         cost=cost,
+        value=value,
         budget=budget,
         max_cost=max_cost,
         per_user_cap=per_user_cap,
     )
     chosen = f.iloc[choice.selected]
-    table = pd.DataFrame(
-        {
-            "User_id": chosen["user_id"],
-            "Merchant_id": chosen["merchant_id"],
-            "Coupon_id": chosen["coupon_id"],
-            "Date_received": _date_text(chosen["date_received"]),
-            "Probability": chosen["probability"],
-            "Cost_if_used": cost[choice.selected],
-            "Expected_cost": chosen["probability"].to_numpy() * cost[choice.selected],
-        }
-    )
-    write_frame(table, out, force=force, float_format="%.8g")
+    columns = {
+        "User_id": chosen["user_id"],
+        "Merchant_id": chosen["merchant_id"],
+        "Coupon_id": chosen["coupon_id"],
+        "Date_received": _date_text(chosen["date_received"]),
+        "Probability": chosen["probability"],
+        "Cost_if_used": cost[choice.selected],
+        "Expected_cost": chosen["probability"].to_numpy() * cost[choice.selected],
+    }
+    if value is not None:
+        columns["Value"] = value[choice.selected]
+        columns["Expected_value"] = chosen["probability"].to_numpy() * value[choice.selected]
+    write_frame(pd.DataFrame(columns), out, force=force, float_format="%.8g")
     _sidecar(out, model, scores, {"targeting": choice.to_dict()})
     console.print(leakage_banner(scores.leakage_features), highlight=False)
     lift = choice.lift_over_random
+    worth_line = ""
+    if value is not None:
+        value_lift = (
+            choice.expected_value / choice.random_expected_value
+            if choice.random_expected_value > 0
+            else None
+        )
+        worth_line = (
+            f"expected value {choice.expected_value:,.1f} against {choice.random_expected_value:,.1f} "
+            "sending at random"
+            + (f" -> {value_lift:.2f}x" if value_lift is not None else "")
+            + "\n"
+        )
     console.print(
-        f"chose {choice.sent:,} of {choice.candidates:,} receipts: expected redemptions {choice.expected_redemptions:,.1f}, "
+        worth_line
+        + f"chose {choice.sent:,} of {choice.candidates:,} receipts: expected redemptions {choice.expected_redemptions:,.1f}, "
         f"expected discount paid {choice.expected_cost:,.1f}\n"
         f"sending at random ({choice.random_sent:,.0f} coupons under the same limit): expected redemptions "
         f"{choice.random_expected_redemptions:,.1f}, discount paid {choice.random_expected_cost:,.1f}"

@@ -158,11 +158,24 @@ class TargetRequest(BaseModel):
     rate_basket: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), _NUMBER_ONLY] = Field(
         default=100.0, description="Basket a plain-rate coupon applies to, for its cost."
     )
+    # Bounded like the basket: values the solver would read as infinite are not values.
+    values: (
+        list[Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False), _NUMBER_ONLY]] | None
+    ) = Field(
+        default=None,
+        description="What a use of each candidate is worth, in the candidates' order: choose by "
+        "expected value (probability x value) instead of expected redemptions.",
+    )
 
     @model_validator(mode="after")
     def _needs_a_limit(self) -> TargetRequest:
         if self.budget is None and self.max_cost is None:
             raise ValueError("give budget (coupons) or max_cost (expected discount paid)")
+        if self.values is not None and len(self.values) != len(self.candidates):
+            raise ValueError(
+                f"values: one per candidate, got {len(self.values)} for "
+                f"{len(self.candidates)} candidates"
+            )
         return self
 
 
@@ -184,7 +197,9 @@ class TargetResponse(BaseModel):
     sent: int
     expected_redemptions: float
     expected_cost: float
+    expected_value: float = Field(description="With values: sum of probability x value.")
     random_expected_redemptions: float
+    random_expected_value: float
     lift_over_random: float | None
     method: str
 
@@ -565,7 +580,8 @@ def create_app(
 
     @api.post("/target", dependencies=guard, responses=_REFUSED_REQUEST)
     async def target(request: TargetRequest) -> TargetResponse:
-        """The receipts maximising expected redemptions under the budget and caps."""
+        """The receipts maximising expected redemptions (or, with values, expected value) under
+        the budget and caps."""
         p = await batcher.score(CandidateColumns.of(request.candidates))
         parsed = [parse_discount_cached(c.discount_rate) for c in request.candidates]
         cost = cost_if_used(
@@ -578,6 +594,7 @@ def create_app(
             p,
             user=np.fromiter((c.user_id for c in request.candidates), np.int64),
             cost=cost,
+            value=request.values,
             budget=request.budget,
             max_cost=request.max_cost,
             per_user_cap=request.per_user_cap,
@@ -599,7 +616,9 @@ def create_app(
             sent=choice.sent,
             expected_redemptions=choice.expected_redemptions,
             expected_cost=choice.expected_cost,
+            expected_value=choice.expected_value,
             random_expected_redemptions=choice.random_expected_redemptions,
+            random_expected_value=choice.random_expected_value,
             lift_over_random=choice.lift_over_random,
             method=choice.method,
         )
