@@ -75,13 +75,15 @@ def running_server(
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
+        token = env.get("COUPONLENS_API_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         deadline = time.monotonic() + 120
         try:
             while True:
                 if process.poll() is not None:
                     raise AssertionError("server exited: " + log_path.read_text())
                 try:
-                    if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    if httpx.get(url + "/health", headers=headers, timeout=1).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass

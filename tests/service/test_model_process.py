@@ -187,7 +187,11 @@ def test_the_service_restarts_a_killed_model_process(hardened_service: Service) 
     (child,) = _model_processes(hardened_service.pid)
     child.kill()
     deadline = time.monotonic() + 20  # once its threads have ended and the service sees it
-    while (health := httpx.get(hardened_service.url + "/health", timeout=10)).status_code == 200:
+    while (
+        health := httpx.get(
+            hardened_service.url + "/health", headers=hardened_service.auth, timeout=10
+        )
+    ).status_code == 200:
         assert time.monotonic() < deadline, "/health still says ok"
         time.sleep(0.1)
     assert health.status_code == 503
@@ -198,7 +202,12 @@ def test_the_service_restarts_a_killed_model_process(hardened_service: Service) 
     )
     assert scored.status_code == 200
     assert len(scored.json()["scores"]) == len(hardened_service.candidates)
-    assert httpx.get(hardened_service.url + "/health", timeout=10).status_code == 200
+    assert (
+        httpx.get(
+            hardened_service.url + "/health", headers=hardened_service.auth, timeout=10
+        ).status_code
+        == 200
+    )
     (again,) = _model_processes(hardened_service.pid)
     assert again.pid != child.pid
 

@@ -161,8 +161,12 @@ def test_token_required(
     response = httpx.post(server + "/score", json=body, headers=headers, timeout=10)
     assert response.status_code == status
     assert response.headers.get("www-authenticate") == "Bearer"
-    assert httpx.get(server + "/model", headers=headers, timeout=10).status_code == 401
-    assert httpx.get(server + "/health", timeout=10).status_code == 200
+    # every route, the health probe and the spec included
+    for path in ("/model", "/health", "/openapi.json"):
+        refused = httpx.get(server + path, headers=headers, timeout=10)
+        assert refused.status_code == 401, path
+        assert refused.headers.get("www-authenticate") == "Bearer", path
+    assert httpx.get(server + "/health", headers=_auth(), timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -215,7 +219,7 @@ def test_malformed_bodies_and_limits(server: str, trained: dict[str, Path]) -> N
     chunks = (big[i : i + 65536] for i in range(0, len(big), 65536))
     response = httpx.post(server + "/score", content=chunks, headers=headers, timeout=10)
     assert response.status_code == 413
-    assert httpx.get(server + "/health", timeout=10).json()["status"] == "ok"
+    assert httpx.get(server + "/health", headers=_auth(), timeout=10).json()["status"] == "ok"
 
 
 def test_model_and_openapi(server: str, trained: dict[str, Path]) -> None:
@@ -225,7 +229,7 @@ def test_model_and_openapi(server: str, trained: dict[str, Path]) -> None:
     assert info["snapshot"]["feature_window"]["name"] == "predict"
     assert info["predictor"] == "compiled"  # the trees run as native code (gcc is on the machine)
     assert list((trained["folder"] / "cache" / "forests").glob("forest-*.so"))
-    spec = httpx.get(server + "/openapi.json", timeout=10).json()
+    spec = httpx.get(server + "/openapi.json", headers=_auth(), timeout=10).json()
     assert {"/score", "/target", "/health", "/model"} <= set(spec["paths"])
     assert httpx.get(server + "/docs", timeout=10).status_code == 404  # no CDN pages
 

@@ -126,7 +126,8 @@ def test_a_trickled_body_gets_408(hardened_service: Service) -> None:
 def test_a_kept_alive_connection_that_stalls_on_its_next_request_gets_408(
     hardened_service: Service,
 ) -> None:
-    sock = _connect(hardened_service, b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+    token = f"Authorization: Bearer {hardened_service.token}\r\n".encode()
+    sock = _connect(hardened_service, b"GET /health HTTP/1.1\r\nHost: test\r\n" + token + b"\r\n")
     first = b""
     while b"}" not in first:  # the whole first response: headers, then its JSON body
         first += sock.recv(65536)
@@ -147,7 +148,12 @@ def test_many_slow_clients_at_once_do_not_starve_the_service(hardened_service: S
     assert max(took) < REQUEST_TIMEOUT, took
     answers = [_read_until_closed(sock)[0] for sock in silent + stalled]
     assert all(a.startswith(b"HTTP/1.1 408") for a in answers)
-    assert httpx.get(hardened_service.url + "/health", timeout=10).status_code == 200
+    assert (
+        httpx.get(
+            hardened_service.url + "/health", headers=hardened_service.auth, timeout=10
+        ).status_code
+        == 200
+    )
 
 
 def _candidate(**changes: object) -> dict[str, object]:
@@ -197,7 +203,12 @@ def test_a_bad_request_gets_the_right_4xx_without_a_trace(
     )
     assert response.status_code == status, response.text[:300]
     assert "Traceback" not in response.text and 'File "' not in response.text
-    assert httpx.get(hardened_service.url + "/health", timeout=10).status_code == 200
+    assert (
+        httpx.get(
+            hardened_service.url + "/health", headers=hardened_service.auth, timeout=10
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ Endpoints: ``POST /score`` (candidates -> probabilities, in input order), ``POST
 (candidates + budget -> the receipts to send), ``GET /health``, ``GET /model`` (the manifest and
 the snapshot) and ``GET /openapi.json`` (the API's OpenAPI spec). Bodies are validated by
 pydantic (422 with the offending field), bodies over the size limit get 413, and when a token is
-configured every endpoint but ``/health`` needs ``Authorization: Bearer <token>`` (401
-otherwise). No response ever carries a stack trace. The interactive docs pages are off: they
+configured every request, ``/health`` and ``/openapi.json`` included, needs ``Authorization:
+Bearer <token>`` (401 otherwise; a health probe sends the header too). No response ever carries a stack trace. The interactive docs pages are off: they
 load scripts from a CDN, and the service makes no network calls.
 
 Example:
@@ -487,6 +487,7 @@ def create_app(
         "whom to send coupons to under a budget.",
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served below, behind the token like every other route
     )
 
     def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -531,10 +532,18 @@ def create_app(
         getattr(scorer, "probabilities_async", None),
     )
 
+    @api.get("/openapi.json", include_in_schema=False, dependencies=guard)
+    async def openapi() -> dict[str, Any]:
+        return api.openapi()
+
     @api.get(
         "/health",
         response_model=Health,
-        responses={503: {"model": Health, "description": "The model process is restarting."}},
+        dependencies=guard,
+        responses={
+            **_REFUSED_TOKEN,
+            503: {"model": Health, "description": "The model process is restarting."},
+        },
     )
     async def health() -> Any:
         """Liveness: the model is loaded and its snapshot built (503 while it restarts)."""
