@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint format clean
+.PHONY: install demo test bench lint format clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 # The tests plus every runnable example in the docstrings of src/.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q --doctest-modules src/couponlens tests
+
+# The docs' screenshots (docs/images), taken by the browser test from a fresh demo site.
+screenshots: $(STAMP)
+	COUPONLENS_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/report/test_browser.py -k renders
 
 # Every benchmark, one after the other (figures go to docs/benchmarks.md by hand).
 bench: $(STAMP)
