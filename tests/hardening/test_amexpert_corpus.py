@@ -129,7 +129,7 @@ REFUSALS: dict[str, tuple[str, Edit, str]] = {
     "30/02/16 (dd/mm/yy)": (
         "campaign_data.csv",
         _set_field(2, 2, b"30/02/16"),
-        r"line 2, column start_date: start_date: expected a date dd/mm/yy",
+        r"line 2, column start_date: start_date: expected a date dd/mm/yy or yyyy-mm-dd",
     ),
     "2016-02-30 (yyyy-mm-dd)": (
         "customer_transaction_data.csv",

@@ -225,7 +225,7 @@ INVALID: dict[str, tuple[str, str, str]] = {
     "required column the file lacks": (
         "m.toml",
         '[customers]\nfile = "clients.csv"\ncolumns = { customer_id = "kunde" }\n',
-        "the mapping names column 'kunde' for customer_id",
+        "the mapping names column 'kunde' for customer_id, but the file has only ['client',",
     ),
     "no column for a required one": (
         "m.toml",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -163,7 +164,12 @@ def test_cli_train_prints_the_cv_auc(cli_train: tuple[Path, str]) -> None:
     assert "CV AUC (campaign, 3 folds): LightGBM 0." in printed
     assert "purchase-history features: on" in printed
     assert (model / "manifest.json").exists()
-    assert (model.parent / "report" / "report.html").exists()
+    page = (model.parent / "report" / "report.html").read_text()
+    # the report speaks of offers and redemption, and names what was chosen as the CLI does
+    assert "offers" in page and "redeemed" in page and "before each campaign&#39;s start" in page
+    assert "receipt" not in page.lower() and "Tianchi" not in page and "used in time" not in page
+    chosen = re.search(r"chosen: (\w+)", printed)
+    assert chosen and f"model: {chosen.group(1)};" in page
 
 
 def test_cli_predict_round_trip(folder: Path, cli_model: Path, tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from couponlens.outputs import (
     check_writable,
     replacing_folder,
 )
-from couponlens.report.model_report import write_model_report
+from couponlens.report.model_report import AMEXPERT_WORDING, write_model_report
 from couponlens.report.site import SiteEntry
 from couponlens.table_output import write_frame
 
@@ -73,7 +73,8 @@ def _write_report(
             "LightGBM AUC": cv.fold_aucs,
         }
     )
-    info = {**trained.model.info, "cv": f"{cv.strategy} ({cv.folds} folds)"}
+    # the model stores a kept blend in the stack's format; the report names what was chosen
+    info = {**trained.model.info, "cv": f"{cv.strategy} ({cv.folds} folds)", "chosen": cv.chosen}
     return write_model_report(
         out_dir,
         trained.out_of_fold,
@@ -83,6 +84,7 @@ def _write_report(
         truth=truth,
         source=source,
         folds=folds,
+        wording=AMEXPERT_WORDING,
     )
 
 

@@ -391,8 +391,8 @@ def _campaigns(path: Path, raw: ir.Table) -> ir.Table:
             ~t.campaign_type.isin(["X", "Y"]) | t.campaign_type.isnull(),
             "campaign_type: expected X or Y",
         ),
-        ("start_date", t.start.isnull(), "start_date: expected a date dd/mm/yy"),
-        ("end_date", t.end.isnull(), "end_date: expected a date dd/mm/yy"),
+        ("start_date", t.start.isnull(), "start_date: expected a date dd/mm/yy or yyyy-mm-dd"),
+        ("end_date", t.end.isnull(), "end_date: expected a date dd/mm/yy or yyyy-mm-dd"),
         ("end_date", t.end < t.start, "end_date is before start_date"),
     ]
     _first_problem(path, t, problems)

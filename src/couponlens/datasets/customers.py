@@ -444,7 +444,7 @@ def _match_columns(
             if explicit not in source.columns and explicit.lower() not in lower:
                 raise InputError(
                     f"{where}: the mapping names column {explicit!r} for {column.name}, but the "
-                    f"file has only {list(source.columns)}"
+                    f"file has only {[c for c in source.columns if c != '_line']}"
                 )
             chosen[column.name] = (
                 explicit if explicit in source.columns else lower[explicit.lower()]

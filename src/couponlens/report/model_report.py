@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +28,51 @@ from couponlens.models.metrics import ModelMetrics, evaluate_scores, mean_coupon
 from couponlens.report.html import Report, Section, write_report
 
 
-def leakage_banner(leakage: bool) -> str:
+@dataclass(frozen=True)
+class Wording:
+    """What the scored rows and their outcome are called in a model report."""
+
+    rows: str = "receipts"
+    positive: str = "used in time"
+    verb: str = "used"
+    skipped: str = "as the Tianchi metric does"
+    history: str = "history before the scored receipts"
+    metric: str = "mean per-coupon AUC (Tianchi)"
+
+
+#: The O2O model's words (the default).
+O2O_WORDING = Wording()
+#: The AmExpert model's words: offers, redeemed, features as of each campaign's start.
+AMEXPERT_WORDING = Wording(
+    rows="offers",
+    positive="redeemed",
+    verb="redeemed",
+    skipped="which the per-coupon AUC cannot rank",
+    history="transactions and campaigns before each campaign's start",
+    metric="mean per-coupon AUC",
+)
+
+
+def leakage_banner(leakage: bool, wording: Wording = O2O_WORDING) -> str:
     """The one line every report and score file carries about leakage features."""
     if leakage:
         return (
             "LEAKAGE FEATURES ON: this model reads the label window itself (receipts on the same day "
             "and later in the month). Its scores are for competition-style evaluation, not for production."
         )
-    return "Leakage features off: every feature comes from history before the scored receipts (point in time)."
+    return f"Leakage features off: every feature comes from {wording.history} (point in time)."
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "not estimable" if value is None else f"{value:.{digits}f}"
 
 
-def _metrics_table(metrics: ModelMetrics, ceiling: ModelMetrics | None) -> pd.DataFrame:
+def _metrics_table(
+    metrics: ModelMetrics, ceiling: ModelMetrics | None, wording: Wording
+) -> pd.DataFrame:
     rows = [
         (
-            "mean per-coupon AUC (Tianchi)",
+            wording.metric,
             metrics.mean_coupon_auc,
             None if ceiling is None else ceiling.mean_coupon_auc,
         ),
@@ -58,7 +86,7 @@ def _metrics_table(metrics: ModelMetrics, ceiling: ModelMetrics | None) -> pd.Da
     return frame
 
 
-def _roc_chart(scored: pd.DataFrame) -> go.Figure:
+def _roc_chart(scored: pd.DataFrame, rows: str) -> go.Figure:
     points = roc_points(scored["label"], scored["probability"])
     fig = go.Figure(
         go.Scatter(x=points["false_positive_rate"], y=points["true_positive_rate"], name="model")
@@ -67,7 +95,7 @@ def _roc_chart(scored: pd.DataFrame) -> go.Figure:
         go.Scatter(x=[0, 1], y=[0, 1], name="chance", line={"dash": "dot", "color": "grey"})
     )
     fig.update_layout(
-        title="ROC curve (all receipts)",
+        title=f"ROC curve (all {rows})",
         xaxis_title="false positive rate",
         yaxis_title="true positive rate",
     )
@@ -108,7 +136,7 @@ def _calibration_chart(metrics: ModelMetrics) -> go.Figure:
     return fig
 
 
-def _lift_chart(scored: pd.DataFrame) -> go.Figure:
+def _lift_chart(scored: pd.DataFrame, rows: str) -> go.Figure:
     order = np.argsort(-scored["probability"].to_numpy(), kind="stable")
     y = scored["label"].to_numpy()[order]
     share = np.arange(1, len(y) + 1) / len(y)
@@ -120,7 +148,7 @@ def _lift_chart(scored: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(
         title="Cumulative uses captured by sending to the top-scored share",
-        xaxis_title="share of receipts sent",
+        xaxis_title=f"share of {rows} sent",
         yaxis_title="share of uses captured",
     )
     return fig
@@ -146,6 +174,7 @@ def build_model_report(
     truth: np.ndarray | None = None,
     source: str = "",
     folds: pd.DataFrame | None = None,
+    wording: Wording = O2O_WORDING,
 ) -> tuple[Report, dict[str, Any]]:
     """The report page and its results for scored receipts (``coupon_id``, ``label``, ``probability``).
 
@@ -166,14 +195,14 @@ def build_model_report(
             "cv": info.get("cv", "time"),
             "chosen": info.get("chosen", "lightgbm"),
         },
-        banner=leakage_banner(leakage),
+        banner=leakage_banner(leakage, wording),
     )
     findings = [
         f"Mean per-coupon AUC {_fmt(metrics.mean_coupon_auc)} over {metrics.coupons_scored:,} coupons "
-        f"({metrics.coupons_skipped:,} coupons with receipts of one outcome only are skipped, as the Tianchi metric does).",
-        f"Overall ROC AUC {_fmt(metrics.auc)} on {metrics.receipts:,} receipts ({metrics.positives:,} used in time, "
+        f"({metrics.coupons_skipped:,} coupons with {wording.rows} of one outcome only are skipped, {wording.skipped}).",
+        f"Overall ROC AUC {_fmt(metrics.auc)} on {metrics.receipts:,} {wording.rows} ({metrics.positives:,} {wording.positive}, "
         f"base rate {metrics.base_rate:.2%}); it is higher than the per-coupon mean because ranking across coupons is easier "
-        "than ranking the receipts of one coupon.",
+        f"than ranking the {wording.rows} of one coupon.",
     ]
     if (
         ceiling is not None
@@ -181,32 +210,34 @@ def build_model_report(
         and metrics.mean_coupon_auc is not None
     ):
         findings.append(
-            f"The generator's true probabilities reach {ceiling.mean_coupon_auc:.4f} on the same receipts: the ceiling "
+            f"The generator's true probabilities reach {ceiling.mean_coupon_auc:.4f} on the same {wording.rows}: the ceiling "
             f"no model can pass. The model recovers {metrics.mean_coupon_auc - 0.5:.4f} of the "
             f"{ceiling.mean_coupon_auc - 0.5:.4f} AUC points above chance."
         )
     lift10 = metrics.lift.get("0.1")
     if lift10 is not None:
         findings.append(
-            f"The top-scored 10% of receipts are used {lift10:.1f} times as often as the average receipt."
+            f"The top-scored 10% of {wording.rows} are {wording.verb} {lift10:.1f} times as often as the average."
         )
     report.add(
         Section(
             title="Summary",
             findings=findings,
-            tables=[_metrics_table(metrics, ceiling)],
-            notes=[leakage_banner(leakage)],
+            tables=[_metrics_table(metrics, ceiling, wording)],
+            notes=[leakage_banner(leakage, wording)],
         )
     )
     report.add(
         Section(
             title="Ranking",
             findings=[
-                f"{(per_coupon.per_coupon['auc'] > 0.5).sum():,} of {per_coupon.coupons_scored:,} scored coupons rank used receipts above unused ones more often than not."
+                f"{(per_coupon.per_coupon['auc'] > 0.5).sum():,} of {per_coupon.coupons_scored:,} scored coupons rank their {wording.positive} {wording.rows} above the others more often than not."
             ]
             if per_coupon.coupons_scored
-            else ["No coupon has receipts of both outcomes: the per-coupon AUC is not estimable."],
-            charts=[_roc_chart(scored), _per_coupon_chart(per_coupon.per_coupon)]
+            else [
+                f"No coupon has {wording.rows} of both outcomes: the per-coupon AUC is not estimable."
+            ],
+            charts=[_roc_chart(scored, wording.rows), _per_coupon_chart(per_coupon.per_coupon)]
             if metrics.auc is not None
             else [],
         )
@@ -230,7 +261,7 @@ def build_model_report(
     report.add(
         Section(
             title="Lift",
-            charts=[_lift_chart(scored)] if metrics.positives else [],
+            charts=[_lift_chart(scored, wording.rows)] if metrics.positives else [],
             tables=[lift_table],
         )
     )
@@ -270,6 +301,7 @@ def write_model_report(
     truth: np.ndarray | None = None,
     source: str = "",
     folds: pd.DataFrame | None = None,
+    wording: Wording = O2O_WORDING,
 ) -> Path:
     """Write ``report.html`` and ``results.json`` for scored receipts into ``out_dir``."""
     report, results = build_model_report(
@@ -280,5 +312,6 @@ def write_model_report(
         truth=truth,
         source=source,
         folds=folds,
+        wording=wording,
     )
     return write_report(report, out_dir, results)
