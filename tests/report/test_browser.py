@@ -31,17 +31,45 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} not installed")
     out = tmp_path_factory.mktemp("demo")
     assert main(["demo", "--out", str(out), "--rows", "30000"]) == 0
     return out
 
 
+def test_the_demo_predicts_and_targets(site: Path) -> None:
+    """The model job of the demo: the score file in the submission format, one row per
+    candidate in input order, and the recipients within the budget and the one-per-user cap,
+    both linked from the index."""
+    import pandas as pd
+
+    candidates = pd.read_csv(site / "data" / "o2o_next_month.csv")
+    scores = pd.read_csv(site / "model" / "scores.csv")
+    assert list(scores.columns) == ["User_id", "Coupon_id", "Date_received", "Probability"]
+    assert len(scores) == len(candidates)
+    assert scores["User_id"].tolist() == candidates["User_id"].tolist()
+    assert scores["Probability"].between(0, 1).all()
+    recipients = pd.read_csv(site / "model" / "recipients.csv")
+    budget = max(10, len(candidates) // 20)
+    assert len(recipients) == budget and recipients["User_id"].is_unique
+    # the chosen are the best receipt of the best users: none scores below an unchosen user's best
+    best = scores.groupby("User_id")["Probability"].max()
+    unchosen = best.drop(recipients["User_id"].unique())
+    assert recipients["Probability"].min() >= unchosen.max() - 1e-12
+    index = (site / "index.html").read_text()
+    assert 'href="model/scores.csv"' in index and 'href="model/recipients.csv"' in index
+    assert 'href="model/report.html"' in index
+
+
+def _chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed")
+
+
 def _playwright():  # type: ignore[no-untyped-def]
     """Playwright's sync API; in CI a missing Playwright fails the test instead of skipping it."""
+    _chromium()
     try:
         import playwright.sync_api
     except ImportError:

@@ -106,8 +106,13 @@ def demo_o2o_model(out: Path, rows: int, seed: int) -> SiteEntry:
         },
         notes=[
             "Leakage features off: every feature comes from history before the scored receipts.",
-            f"Scores: model/{scores.name}; recipients: model/{recipients.name}.",
         ],
+        files={
+            f"scores of the {test_rows:,} next-month receipts ({scores.name})": f"model/{scores.name}",
+            f"the {targeting['sent']:,} chosen recipients ({recipients.name})": (
+                f"model/{recipients.name}"
+            ),
+        },
     )
 
 

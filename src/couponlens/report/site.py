@@ -28,6 +28,8 @@ class SiteEntry:
     question: str
     figures: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Output files worth opening, by label: relative links like ``link``.
+    files: dict[str, str] = field(default_factory=dict)
 
 
 def write_index(
