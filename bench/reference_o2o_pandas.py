@@ -220,9 +220,7 @@ def pandas_features(
                     uses, uses.fillna(0) + out[f"{prefix}_normal_purchases"].fillna(0)
                 )
     if leakage:
-        lk = _leakage(c)
-        for column in lk.columns:
-            out[column] = lk[column]
+        out = pd.concat([out, _leakage(c)], axis=1)  # aligned on the candidates' index
     for name in names:
         if name in count_names:
             out[name] = out[name].fillna(0)

@@ -38,6 +38,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from couponlens._results import Result, jsonable
 from couponlens.errors import CouponlensError, InputError
@@ -114,7 +115,7 @@ class LogisticParams(Result):
     def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
         """Probability of use from :meth:`inputs` (all ``features``, in order)."""
         z = np.asarray(inputs) @ np.asarray(self.coef) + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        return np.asarray(expit(z))  # 1 / (1 + exp(-z)), without overflow for very negative z
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LogisticParams:

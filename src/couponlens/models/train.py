@@ -230,8 +230,10 @@ def training_frame(
             history, pair, plan.label_days, leakage=leakage, fraction=fraction, seed=seed
         )
         frame = to_frame(features)
-        frame.insert(0, "window", pair.name)
-        frames.append(frame)
+        # a column added by concat, not insert: to_frame's frames keep a block per column,
+        # and pandas warns on inserting into more than a hundred blocks
+        window = pd.DataFrame({"window": pair.name}, index=frame.index)
+        frames.append(pd.concat([window, frame], axis=1))
     frame = pd.concat(frames, ignore_index=True)
     if frame.empty:
         raise InputError("the label windows hold no coupon receipts: nothing to train on")
@@ -496,7 +498,8 @@ def score_o2o(model: O2OModel, history: ir.Table, candidates: ir.Table) -> Score
         leakage=model.leakage_features,
     )
     frame = to_frame(features)
-    frame["probability"] = model.predict(frame)
+    probability = pd.DataFrame({"probability": model.predict(frame)}, index=frame.index)
+    frame = pd.concat([frame, probability], axis=1)  # see training_frame: not an insert
     return Scores(frame=frame, window=pair, leakage_features=model.leakage_features, warnings=notes)
 
 
