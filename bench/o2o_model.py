@@ -25,6 +25,7 @@ bench/out/o2o_model_<scale>x.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -306,13 +307,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.stage is not None:
-        stage = {"job": _job, "features": _features, "quality": _quality}[args.stage]
-        outcome = (
-            _features(args.scale, args.threads, args.race_repeats)
-            if args.stage == "features"
-            else stage(args.scale, args.threads)
-        )
-        print(json.dumps(outcome, default=str))
+        stages = {
+            "job": _job,
+            "features": functools.partial(_features, repeats=args.race_repeats),
+            "quality": _quality,
+        }
+        print(json.dumps(stages[args.stage](args.scale, args.threads), default=str))
         return
     files = _generate(args.scale)
     results: dict[str, object] = {

@@ -52,6 +52,14 @@ def test_overrides_and_refusals() -> None:
     assert earlier.pairs[0].feature_start == D(2016, 1, 1)
     with pytest.raises(InputError, match="up to 2016-06-15 only"):
         plan_windows(D(2016, 1, 1), D(2016, 6, 15), D(2016, 6, 30), label_end=D(2016, 6, 16))
+    with pytest.raises(InputError, match="up to 2016-06-15 only .* no purchase"):
+        plan_windows(D(2016, 1, 1), D(2016, 6, 15), None, label_end=D(2016, 6, 16))
+    # a label end so early that no history is left for the oldest window's features
+    with pytest.raises(
+        InputError,
+        match="label_end 2016-02-20: 2 label windows of 31 days ending then leave 0 days",
+    ):
+        plan_windows(D(2016, 1, 1), D(2016, 6, 15), D(2016, 6, 30), label_end=D(2016, 2, 20))
     with pytest.raises(InputError, match="feature_end < label_start"):
         WindowPair("bad", D(2016, 1, 1), D(2016, 2, 1), D(2016, 2, 1), D(2016, 3, 1))
 

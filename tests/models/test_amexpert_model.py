@@ -168,6 +168,7 @@ def test_cli_train_prints_the_cv_auc(cli_train: tuple[Path, str]) -> None:
     # the report speaks of offers and redemption, and names what was chosen as the CLI does
     assert "offers" in page and "redeemed" in page and "before each campaign&#39;s start" in page
     assert "receipt" not in page.lower() and "Tianchi" not in page and "used in time" not in page
+    assert "Cumulative redemptions captured" in page and "uses captured" not in page
     chosen = re.search(r"chosen: (\w+)", printed)
     assert chosen and f"model: {chosen.group(1)};" in page
 

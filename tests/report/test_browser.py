@@ -46,7 +46,8 @@ def test_the_demo_predicts_and_targets(site: Path) -> None:
     scores = pd.read_csv(site / "model" / "scores.csv")
     assert list(scores.columns) == ["User_id", "Coupon_id", "Date_received", "Probability"]
     assert len(scores) == len(candidates)
-    assert scores["User_id"].tolist() == candidates["User_id"].tolist()
+    for column in ("User_id", "Coupon_id", "Date_received"):
+        assert scores[column].tolist() == candidates[column].tolist(), column
     assert scores["Probability"].between(0, 1).all()
     recipients = pd.read_csv(site / "model" / "recipients.csv")
     budget = max(10, len(candidates) // 20)

@@ -145,6 +145,9 @@ def test_target_with_values_chooses_by_expected_value(
     assert all(values[c["index"]] > 0 for c in result["chosen"])
     assert result["expected_value"] == pytest.approx(sum(worth[i] for i in best))
     assert result["expected_value"] > result["random_expected_value"]
+    assert result["value_lift_over_random"] == pytest.approx(
+        result["expected_value"] / result["random_expected_value"]
+    )
     short = {"candidates": candidates, "budget": 5, "values": values[:-1]}
     refused = httpx.post(server + "/target", json=short, headers=_auth(), timeout=30)
     assert refused.status_code == 422 and "one per candidate" in refused.text

@@ -56,6 +56,14 @@ def test_a_good_file_reads_into_typed_columns(tmp_path: Path) -> None:
             "lines 2 and 4 give the same receipt",
         ),
         ("", "the file is empty"),
+        # two receipts each given twice: the message names a receipt and the line it repeats
+        (
+            HEADER + "1,7,20160528,1\n2,7,20160528,1\n1,7,20160528,2\n2,7,20160528,3\n",
+            "lines 2 and 4 give",
+        ),
+        # blank lines do not shift the line named
+        (HEADER + "1,7,20160528,1\n\n\n2,7,20160528,x\n", "line 5, column Value"),
+        (HEADER + "\n\n", "a header and no values"),
     ],
 )
 def test_bad_files_are_refused_naming_line_and_column(

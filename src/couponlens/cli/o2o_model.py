@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from ibis.backends import BaseBackend
 
 from couponlens.cli._app import app, console, o2o_app
 from couponlens.cli._engine import ENGINE_HELP, SPARK_MASTER_HELP, job_engine
+from couponlens.cli._options import date_option
 from couponlens.cli._resources import MemoryLimit
 from couponlens.datasets.o2o import O2OData, load_o2o
 from couponlens.errors import InputError
@@ -93,16 +93,6 @@ def _score(
     return scores, cands
 
 
-def _date_option(flag: str, value: str | None) -> dt.date | None:
-    """A YYYY-MM-DD option as a date; a clear error for anything else."""
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise InputError(f"{flag}: expected a date YYYY-MM-DD, got {value!r}") from exc
-
-
 @o2o_app.command("train")
 def train_command(
     history: Path = typer.Argument(..., help="O2O log in the Tianchi train layout (with Date)."),
@@ -168,7 +158,7 @@ def train_command(
         pairs=pairs,
         label_window_days=label_window_days,
         feature_days=feature_days,
-        label_end=_date_option("--label-end", label_end),
+        label_end=date_option("--label-end", label_end),
         leakage_features=leakage_features,
         cv=cv,
         n_estimators=n_estimators,
@@ -288,7 +278,7 @@ def evaluate_command(
     con = job_engine(engine, spark_master, memory_limit, "o2o evaluate")
     past = _load(history, con, "history")
     rows = _load(labelled, con, "labelled")
-    start = _date_option("--since", since)
+    start = date_option("--since", since)
     evaluation = evaluate_o2o(loaded, past.table, rows.table, since=start)
     truth_values = None
     if truth is not None:
@@ -370,7 +360,7 @@ def target_command(
         model, candidates, history, job_engine(engine, spark_master, memory_limit, "target")
     )
     f = scores.frame
-    value = None if worth is None else values_for(f, worth, values or "")
+    value = None if worth is None or values is None else values_for(f, worth, values)
     kind = np.where(f["discount_is_spend_save"] == 1, "spend_save", "rate")
     cost = cost_if_used(kind, f["discount_rate"], f["discount_amount"], rate_basket=rate_basket)
     choice = choose_recipients(
@@ -401,11 +391,7 @@ def target_command(
     lift = choice.lift_over_random
     worth_line = ""
     if value is not None:
-        value_lift = (
-            choice.expected_value / choice.random_expected_value
-            if choice.random_expected_value > 0
-            else None
-        )
+        value_lift = choice.value_lift_over_random
         worth_line = (
             f"expected value {choice.expected_value:,.1f} against {choice.random_expected_value:,.1f} "
             "sending at random"

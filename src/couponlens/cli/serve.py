@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Annotated
 import typer
 
 from couponlens.cli._app import app, console
-from couponlens.errors import InputError
+from couponlens.cli._options import date_option
 from couponlens.service.app import DEFAULT_MAX_BODY_BYTES, SETTINGS_ENV
 from couponlens.service.timeouts import DEFAULT_REQUEST_TIMEOUT
 
@@ -66,12 +65,7 @@ def serve_command(
     from couponlens.service.app import build_service, settle_memory
     from couponlens.service.timeouts import HeaderDeadlineProtocol
 
-    day = None
-    if as_of is not None:
-        try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise InputError(f"--as-of: expected a date YYYY-MM-DD, got {as_of!r}") from None
+    day = date_option("--as-of", as_of)
     token = os.environ.get("COUPONLENS_API_TOKEN") or None
     with console.status("loading the model and building the feature snapshot"):
         api, scorer = build_service(

@@ -268,7 +268,8 @@ def _count_of(table: ir.Table, condition: ir.BooleanValue) -> ir.IntegerScalar:
 
 def _exact_sum(counts: ir.IntegerValue) -> ir.IntegerScalar:
     """A sum of counts as int64: summed as doubles (exact below 2**53) because DuckDB sums
-    integers into HUGEINT (see :func:`_count_of`)."""
+    integers into HUGEINT (see :func:`_count_of`). Not ``counts.sum().cast("int64")``: Ibis
+    types that sum as int64 already and drops the cast, so no cast would reach the SQL."""
     return counts.cast("float64").sum().cast("int64")
 
 
@@ -370,8 +371,8 @@ def _family_tables(window: _Window, users: ir.Table | None) -> dict[str, ir.Tabl
     purchase aggregates by a full outer join on the key, so a key with purchases and no receipt
     is there too, and the rates are computed here, once per key (:func:`_with_rates`).
 
-    The families keyed by a user (``u``, ``um``, ``uc``) only aggregate the history of the
-    candidates' users (``users``): no other user's rows can reach a candidate, so the values
+    The families keyed by a user (``u``, ``um``, ``uc``, ``ut``) only aggregate the history of
+    the candidates' users (``users``): no other user's rows can reach a candidate, so the values
     are the same and the group-bys several times smaller. The user's distinct merchants and
     coupons are counted from the user x merchant / user x coupon tables those families need
     anyway (cheaper than ``COUNT(DISTINCT ...)`` in the wide per-user aggregate); the
@@ -448,8 +449,9 @@ def _family_tables(window: _Window, users: ir.Table | None) -> dict[str, ir.Tabl
     um_buys = my_buys.group_by(["user_id", "merchant_id"]).aggregate(
         normal_purchases=my_buys.count()
     )
-    # The families keyed by the receipt's coupon, offer and distance roll up from one aggregate
-    # at that grain (a coupon holds one offer, so there are few rows): one pass over the
+    # The families keyed by the receipt's coupon, offer, discount kind, rate, threshold and
+    # distance roll up from one aggregate at that grain (a coupon holds one offer, so there are
+    # few rows): one pass over the
     # window's receipts instead of one per family. Sums of counts and gaps are exact (whole
     # numbers far below 2**53), so a rolled-up mean equals the mean of the rows.
     grain = ("coupon_id", "discount_text", "discount_kind", "rate_bucket", "threshold_bucket")

@@ -133,13 +133,17 @@ def plan_windows(
     observed = last_receipt
     if last_purchase is not None:
         observed = min(observed, last_purchase - dt.timedelta(days=label_days))
+    chosen_end = label_end
     if label_end is None:
         label_end = observed
     elif label_end > observed:
+        purchase = (
+            "no purchase" if last_purchase is None else f"its last purchase on {last_purchase}"
+        )
         raise InputError(
             f"label_end {label_end}: the history can label receipts up to {observed} only (its "
-            f"last receipt is on {last_receipt}, its last purchase on {last_purchase}, and a "
-            f"label needs {label_days} days of follow-up)"
+            f"last receipt is on {last_receipt}, {purchase}, and a label needs {label_days} days "
+            "of follow-up)"
         )
     ends = []
     for _ in range(pairs):
@@ -149,6 +153,12 @@ def plan_windows(
     ends.reverse()
     oldest_feature_end = ends[0][0] - dt.timedelta(days=1)
     room = (oldest_feature_end - first_receipt).days + 1
+    if chosen_end is not None and room < MIN_FEATURE_DAYS:
+        raise InputError(
+            f"label_end {chosen_end}: {pairs} label windows of {label_window_days} days ending "
+            f"then leave {max(room, 0)} days of history before the oldest (the history starts "
+            f"on {first_receipt}); at least {MIN_FEATURE_DAYS} are needed for its features"
+        )
     if feature_days is None:
         feature_days = room
     if feature_days < MIN_FEATURE_DAYS or feature_days > room:

@@ -38,6 +38,7 @@ class Wording:
     skipped: str = "as the Tianchi metric does"
     history: str = "history before the scored receipts"
     metric: str = "mean per-coupon AUC (Tianchi)"
+    outcomes: str = "uses"
 
 
 #: The O2O model's words (the default).
@@ -50,6 +51,7 @@ AMEXPERT_WORDING = Wording(
     skipped="which the per-coupon AUC cannot rank",
     history="transactions and campaigns before each campaign's start",
     metric="mean per-coupon AUC",
+    outcomes="redemptions",
 )
 
 
@@ -136,7 +138,7 @@ def _calibration_chart(metrics: ModelMetrics) -> go.Figure:
     return fig
 
 
-def _lift_chart(scored: pd.DataFrame, rows: str) -> go.Figure:
+def _lift_chart(scored: pd.DataFrame, wording: Wording) -> go.Figure:
     order = np.argsort(-scored["probability"].to_numpy(), kind="stable")
     y = scored["label"].to_numpy()[order]
     share = np.arange(1, len(y) + 1) / len(y)
@@ -147,9 +149,9 @@ def _lift_chart(scored: pd.DataFrame, rows: str) -> go.Figure:
         go.Scatter(x=[0, 1], y=[0, 1], name="random", line={"dash": "dot", "color": "grey"})
     )
     fig.update_layout(
-        title="Cumulative uses captured by sending to the top-scored share",
-        xaxis_title=f"share of {rows} sent",
-        yaxis_title="share of uses captured",
+        title=f"Cumulative {wording.outcomes} captured by sending to the top-scored share",
+        xaxis_title=f"share of {wording.rows} sent",
+        yaxis_title=f"share of {wording.outcomes} captured",
     )
     return fig
 
@@ -261,7 +263,7 @@ def build_model_report(
     report.add(
         Section(
             title="Lift",
-            charts=[_lift_chart(scored, wording.rows)] if metrics.positives else [],
+            charts=[_lift_chart(scored, wording)] if metrics.positives else [],
             tables=[lift_table],
         )
     )

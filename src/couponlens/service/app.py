@@ -201,6 +201,10 @@ class TargetResponse(BaseModel):
     random_expected_redemptions: float
     random_expected_value: float
     lift_over_random: float | None
+    value_lift_over_random: float | None = Field(
+        description="Expected value over that of random sending (the redemption lift without "
+        "values)."
+    )
     method: str
 
 
@@ -629,6 +633,7 @@ def create_app(
             random_expected_redemptions=choice.random_expected_redemptions,
             random_expected_value=choice.random_expected_value,
             lift_over_random=choice.lift_over_random,
+            value_lift_over_random=choice.value_lift_over_random,
             method=choice.method,
         )
 

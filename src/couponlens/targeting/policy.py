@@ -78,10 +78,19 @@ class TargetingResult(Result):
             return None
         return self.expected_redemptions / self.random_expected_redemptions
 
+    @property
+    def value_lift_over_random(self) -> float | None:
+        """Expected value of the choice divided by that of random sending under the same limit
+        (the redemption lift when no values were given)."""
+        if self.random_expected_value <= 0:
+            return None
+        return self.expected_value / self.random_expected_value
+
     def to_dict(self) -> dict[str, object]:
         data = super().to_dict()
         data["selected"] = len(self.selected)
         data["lift_over_random"] = self.lift_over_random
+        data["value_lift_over_random"] = self.value_lift_over_random
         return data
 
 

@@ -34,11 +34,12 @@ VALUE_COLUMNS = ("User_id", "Coupon_id", "Date_received", "Value")
 _KEYS = ["user_id", "coupon_id", "date_received"]
 
 
-def _first_bad(path: Path, bad: np.ndarray, column: str, raw: pd.Series, expected: str) -> None:
+def _first_bad(path: Path, bad: np.ndarray, column: str, raw: pd.DataFrame, expected: str) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"{path}, line {row + 2}, column {column}: expected {expected}, got {raw.iloc[row]!r}"
+            f"{path}, line {raw['_line'].iloc[row]}, column {column}: expected {expected}, "
+            f"got {raw[column].iloc[row]!r}"
         )
 
 
@@ -55,8 +56,14 @@ def load_receipt_values(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{path}: no such values file")
     try:
+        # blank lines kept (and dropped below) so that every row knows its line in the file
         raw = pd.read_csv(
-            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
+            path,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            skipinitialspace=True,
+            skip_blank_lines=False,
         )
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from exc
@@ -74,19 +81,21 @@ def load_receipt_values(path: str | Path) -> pd.DataFrame:
             f"{path}, line 1: expected the header {','.join(VALUE_COLUMNS)}, got {','.join(header)!r}"
         )
     raw.columns = list(VALUE_COLUMNS)
+    raw = raw.apply(lambda column: column.str.strip())
+    raw["_line"] = np.arange(len(raw)) + 2  # the header is line 1
+    raw = raw[(raw[list(VALUE_COLUMNS)] != "").any(axis=1)].reset_index(drop=True)
     if raw.empty:
         raise InputError(f"{path}: the file has a header and no values")
-    raw = raw.apply(lambda column: column.str.strip())
     whole = re.compile(r"[0-9]{1,18}")
     for column in ("User_id", "Coupon_id"):
         bad = ~raw[column].map(lambda text: whole.fullmatch(text) is not None).to_numpy(bool)
-        _first_bad(path, bad, column, raw[column], "a whole number of up to 18 digits")
+        _first_bad(path, bad, column, raw, "a whole number of up to 18 digits")
     days = pd.to_datetime(raw["Date_received"], format="%Y%m%d", errors="coerce")
     eight_digits = raw["Date_received"].str.fullmatch(r"[0-9]{8}").to_numpy(bool)
     bad = days.isna().to_numpy() | ~eight_digits
-    _first_bad(path, bad, "Date_received", raw["Date_received"], "a date YYYYMMDD")
+    _first_bad(path, bad, "Date_received", raw, "a date YYYYMMDD")
     value = pd.to_numeric(raw["Value"], errors="coerce").to_numpy(np.float64)
-    _first_bad(path, ~np.isfinite(value), "Value", raw["Value"], "a finite number")
+    _first_bad(path, ~np.isfinite(value), "Value", raw, "a finite number")
     values = pd.DataFrame(
         {
             "user_id": raw["User_id"].astype(np.int64),
@@ -95,12 +104,14 @@ def load_receipt_values(path: str | Path) -> pd.DataFrame:
             "value": value,
         }
     )
-    repeated = values.duplicated(_KEYS, keep=False).to_numpy()
-    if repeated.any():
-        lines = np.flatnonzero(repeated)[:2] + 2
+    again = values.duplicated(_KEYS, keep="first").to_numpy()
+    if again.any():
+        second = int(np.flatnonzero(again)[0])
+        same = (values[_KEYS] == values[_KEYS].iloc[second]).all(axis=1).to_numpy()
+        first = int(np.flatnonzero(same)[0])
         raise InputError(
-            f"{path}: lines {lines[0]} and {lines[1]} give the same receipt "
-            "(User_id, Coupon_id, Date_received); one value per receipt"
+            f"{path}: lines {raw['_line'].iloc[first]} and {raw['_line'].iloc[second]} give the "
+            "same receipt (User_id, Coupon_id, Date_received); one value per receipt"
         )
     return values
 
