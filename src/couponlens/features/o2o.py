@@ -451,9 +451,9 @@ def _family_tables(window: _Window, users: ir.Table | None) -> dict[str, ir.Tabl
     )
     # The families keyed by the receipt's coupon, offer, discount kind, rate, threshold and
     # distance roll up from one aggregate at that grain (a coupon holds one offer, so there are
-    # few rows): one pass over the
-    # window's receipts instead of one per family. Sums of counts and gaps are exact (whole
-    # numbers far below 2**53), so a rolled-up mean equals the mean of the rows.
+    # few rows): one pass over the window's receipts instead of one per family. Sums of counts
+    # and gaps are exact (whole numbers far below 2**53), so a rolled-up mean equals the mean of
+    # the rows.
     grain = ("coupon_id", "discount_text", "discount_kind", "rate_bucket", "threshold_bucket")
     g = window.receipts(*grain, "distance", "used", "gap")
     cells = g.group_by([*grain, "distance"]).aggregate(
